@@ -1,0 +1,11 @@
+/* libtailor: fit large language models to the machine they run on, explain
+ * every choice, and run them. This header includes every public area. */
+#ifndef TAILOR_TAILOR_H
+#define TAILOR_TAILOR_H
+
+#include "tailor/error.h"
+#include "tailor/hooks.h"
+#include "tailor/hw.h"
+#include "tailor/model.h"
+
+#endif
