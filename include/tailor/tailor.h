@@ -4,6 +4,7 @@
 #define TAILOR_TAILOR_H
 
 #include "tailor/error.h"
+#include "tailor/gguf.h"
 #include "tailor/hooks.h"
 #include "tailor/hw.h"
 #include "tailor/model.h"

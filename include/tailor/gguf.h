@@ -1,0 +1,103 @@
+/* GGUF files: a bounds-checked reader over a read-only memory map, and a
+ * streaming writer. Follows the GGUF specification (ggml docs/gguf.md),
+ * versions 2 and 3. Every length and offset read from a file is checked
+ * against the file size before use; a malformed file gives TL_EFORMAT with a
+ * message naming the byte offset and what was wrong. */
+#ifndef TAILOR_GGUF_H
+#define TAILOR_GGUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tailor/error.h"
+#include "tailor/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Metadata value types, numbered as in the specification. */
+typedef enum tl_gguf_type {
+  TL_GGUF_UINT8 = 0,
+  TL_GGUF_INT8 = 1,
+  TL_GGUF_UINT16 = 2,
+  TL_GGUF_INT16 = 3,
+  TL_GGUF_UINT32 = 4,
+  TL_GGUF_INT32 = 5,
+  TL_GGUF_FLOAT32 = 6,
+  TL_GGUF_BOOL = 7,
+  TL_GGUF_STRING = 8,
+  TL_GGUF_ARRAY = 9,
+  TL_GGUF_UINT64 = 10,
+  TL_GGUF_INT64 = 11,
+  TL_GGUF_FLOAT64 = 12,
+} tl_gguf_type;
+
+typedef struct tl_gguf tl_gguf;
+
+/* One tensor's info, as read from the file (validated). */
+typedef struct tl_gguf_tensor {
+  const char *name;    /* NUL-terminated copy owned by the tl_gguf */
+  tl_qtype type;
+  uint32_t n_dims;
+  int64_t ne[4];       /* unused dimensions are 1 */
+  uint64_t offset;     /* from the start of the data section (aligned) */
+  uint64_t bytes;      /* exact storage bytes from type and shape */
+  const void *data;    /* into the mapping; NULL for a file opened without data */
+} tl_gguf_tensor;
+
+/* Opens and validates a GGUF file, mapping it read-only. Tensor data must lie
+ * inside the file. Free with tl_gguf_close. */
+tl_status tl_gguf_open(const char *path, tl_gguf **out, tl_error *err);
+/* The same over caller-owned bytes, which must outlive the handle. */
+tl_status tl_gguf_open_memory(const void *data, size_t size, tl_gguf **out, tl_error *err);
+void tl_gguf_close(tl_gguf *g);
+
+uint32_t tl_gguf_version(const tl_gguf *g);
+uint64_t tl_gguf_file_size(const tl_gguf *g);
+uint32_t tl_gguf_alignment(const tl_gguf *g);   /* general.alignment or 32 */
+uint64_t tl_gguf_data_offset(const tl_gguf *g); /* start of the tensor data section */
+
+/* ---- metadata ---- */
+size_t tl_gguf_n_kv(const tl_gguf *g);
+const char *tl_gguf_kv_key(const tl_gguf *g, size_t i);
+tl_gguf_type tl_gguf_kv_type(const tl_gguf *g, size_t i);
+/* Index of the key, or -1. With duplicate keys, the first one. */
+int64_t tl_gguf_find_kv(const tl_gguf *g, const char *key);
+
+/* Scalar getters by key. They return false when the key is missing or its
+ * value cannot be represented in the out type (any integer type converts when
+ * in range; float32/float64 convert to float/double). *out is unchanged then. */
+bool tl_gguf_get_u32(const tl_gguf *g, const char *key, uint32_t *out);
+bool tl_gguf_get_u64(const tl_gguf *g, const char *key, uint64_t *out);
+bool tl_gguf_get_i64(const tl_gguf *g, const char *key, int64_t *out);
+bool tl_gguf_get_f32(const tl_gguf *g, const char *key, float *out);
+bool tl_gguf_get_f64(const tl_gguf *g, const char *key, double *out);
+bool tl_gguf_get_bool(const tl_gguf *g, const char *key, bool *out);
+/* Borrowed pointer to the string bytes (not NUL-terminated) and its length. */
+bool tl_gguf_get_str(const tl_gguf *g, const char *key, const char **s, size_t *len);
+
+/* Arrays, by kv index (top level). Element type and count; for nested arrays
+ * the element type is TL_GGUF_ARRAY and tl_gguf_arr_sub gives each element. */
+bool tl_gguf_arr_info(const tl_gguf *g, size_t kv, tl_gguf_type *elem_type, uint64_t *count);
+/* Element i of a numeric or bool array as double / int64 (false on type or range error). */
+bool tl_gguf_arr_f64(const tl_gguf *g, size_t kv, uint64_t i, double *out);
+bool tl_gguf_arr_i64(const tl_gguf *g, size_t kv, uint64_t i, int64_t *out);
+/* Element i of a string array. */
+bool tl_gguf_arr_str(const tl_gguf *g, size_t kv, uint64_t i, const char **s, size_t *len);
+/* Raw little-endian element bytes of a fixed-size numeric array (may be
+ * unaligned: copy with memcpy). NULL for strings, nested arrays, or
+ * big-endian files. */
+const void *tl_gguf_arr_data(const tl_gguf *g, size_t kv);
+
+/* ---- tensors ---- */
+size_t tl_gguf_n_tensors(const tl_gguf *g);
+const tl_gguf_tensor *tl_gguf_tensor_at(const tl_gguf *g, size_t i);
+/* Index of the named tensor, or -1. */
+int64_t tl_gguf_find_tensor(const tl_gguf *g, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
