@@ -254,6 +254,24 @@ typedef struct tl_model_desc {
 /* Frees the description and its tensor array. Accepts NULL. */
 void tl_model_desc_free(tl_model_desc *m);
 
+/* ---- KV-cache geometry (architecture registry) ---- */
+
+/* What one layer stores per token in its KV cache, in elements. */
+typedef struct tl_kv_layer {
+  uint32_t n_embd_k;  /* K elements per token: n_head_kv * head_dim_k (MLA: kv_lora_rank + qk_rope_head_dim) */
+  uint32_t n_embd_v;  /* V elements per token: n_head_kv * head_dim_v (MLA: 0 when V is read from the latent) */
+  uint32_t window;    /* sliding window in tokens; 0 = full attention */
+  bool mla;           /* latent (compressed) KV of multi-head latent attention */
+} tl_kv_layer;
+
+/* Fills layers[0..hp->n_layer-1] with the architecture's KV geometry.
+ * TL_EINVAL when the hyperparameters are inconsistent (named in err). */
+tl_status tl_kv_geometry(const tl_hparams *hp, tl_kv_layer *layers, tl_error *err);
+
+/* Architecture-level KV bytes per token for all layers at a cache type (F16,
+ * Q8_0, Q4_0, F32), counting every layer as full attention. */
+uint64_t tl_kv_bytes_per_token(const tl_hparams *hp, tl_qtype kv_type);
+
 #ifdef __cplusplus
 }
 #endif
