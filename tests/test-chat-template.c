@@ -108,7 +108,7 @@ static void test_render_truncates_like_snprintf(void **state)
   char small[10];
   size_t n = tl_chat_render(TL_CHAT_CHATML, conv + 1, 1, false, small, sizeof small);
   assert_int_equal(n, strlen("<|im_start|>user\nHi<|im_end|>\n"));
-  assert_string_equal(small, "<|im_start");
+  assert_string_equal(small, "<|im_star"); /* 9 bytes and the NUL */
   assert_int_equal(tl_chat_render(TL_CHAT_CHATML, conv + 1, 1, false, NULL, 0), n);
 }
 
