@@ -91,6 +91,43 @@ bool tl_gguf_arr_str(const tl_gguf *g, size_t kv, uint64_t i, const char **s, si
  * big-endian files. */
 const void *tl_gguf_arr_data(const tl_gguf *g, size_t kv);
 
+/* ---- additions: byte order, values by index, nested arrays ---- */
+
+/* Hard limits on counts read from a file (beyond the file-size bounds). */
+#define TL_GGUF_MAX_KV 1048576u
+#define TL_GGUF_MAX_TENSORS 1048576u
+#define TL_GGUF_MAX_KEY 65535u       /* bytes of a key (the spec's limit) */
+#define TL_GGUF_MAX_DEPTH 8u         /* nesting of arrays inside arrays */
+
+/* True for a big-endian file: metadata is byte-swapped when read; tensor data
+ * is left as stored (big-endian). */
+bool tl_gguf_is_big_endian(const tl_gguf *g);
+
+/* Scalar values by kv index, with the conversions of the getters above
+ * (which use the first kv of a key). False on a type or range mismatch. */
+bool tl_gguf_kv_u64(const tl_gguf *g, size_t i, uint64_t *out);
+bool tl_gguf_kv_i64(const tl_gguf *g, size_t i, int64_t *out);
+bool tl_gguf_kv_f64(const tl_gguf *g, size_t i, double *out);
+bool tl_gguf_kv_bool(const tl_gguf *g, size_t i, bool *out);
+bool tl_gguf_kv_str(const tl_gguf *g, size_t i, const char **s, size_t *len);
+
+/* An array value, at any nesting depth; borrowed from the tl_gguf. */
+typedef struct tl_gguf_array tl_gguf_array;
+/* The array of kv i, or NULL when that value is not an array. */
+const tl_gguf_array *tl_gguf_kv_array(const tl_gguf *g, size_t i);
+tl_gguf_type tl_gguf_array_type(const tl_gguf_array *a);  /* element type */
+uint64_t tl_gguf_array_count(const tl_gguf_array *a);
+/* Element i of an array of arrays, or NULL (wrong type, out of range). */
+const tl_gguf_array *tl_gguf_array_sub(const tl_gguf_array *a, uint64_t i);
+/* Element i, as tl_gguf_arr_f64 / _i64 / _str. */
+bool tl_gguf_array_f64(const tl_gguf_array *a, uint64_t i, double *out);
+bool tl_gguf_array_i64(const tl_gguf_array *a, uint64_t i, int64_t *out);
+bool tl_gguf_array_str(const tl_gguf_array *a, uint64_t i, const char **s, size_t *len);
+/* Fixed element size in bytes of a value type (0 for strings and arrays). */
+size_t tl_gguf_type_size(tl_gguf_type t);
+/* The specification's name of a value type ("uint32", "string"), or "invalid". */
+const char *tl_gguf_type_name(tl_gguf_type t);
+
 /* ---- tensors ---- */
 size_t tl_gguf_n_tensors(const tl_gguf *g);
 const tl_gguf_tensor *tl_gguf_tensor_at(const tl_gguf *g, size_t i);
