@@ -9,8 +9,8 @@
 
 #include "base/alloc-int.h"
 #include "base/error-int.h"
-#include "model/quant-shim-int.h"
 #include "model/registry-int.h"
+#include "tailor/quant.h"
 
 static const char *const arch_names[TL_ARCH_COUNT] = {
     [TL_ARCH_UNKNOWN] = "unknown", [TL_ARCH_LLAMA] = "llama",       [TL_ARCH_QWEN2] = "qwen2",
@@ -227,7 +227,7 @@ uint64_t tl_kv_bytes_per_token(const tl_hparams *hp, tl_qtype kv_type)
   uint64_t sum = 0;
   if (tl_kv_geometry(hp, layers, NULL) == TL_OK)
     for (uint32_t i = 0; i < hp->n_layer; i++)
-      sum += shim_row_bytes(kv_type, layers[i].n_embd_k) + shim_row_bytes(kv_type, layers[i].n_embd_v);
+      sum += tl_qtype_row_bytes(kv_type, layers[i].n_embd_k) + tl_qtype_row_bytes(kv_type, layers[i].n_embd_v);
   tl__free(layers);
   return sum;
 }
@@ -261,7 +261,7 @@ void tl__tlist_add(tl__tlist *l, tl_tensor_role role, int32_t layer, uint32_t n_
   t->ne[1] = n_dims > 1 ? ne1 : 1;
   t->ne[2] = n_dims > 2 ? ne2 : 1;
   t->ne[3] = 1;
-  t->bytes = shim_tensor_bytes(t->type, t->ne, 4);
+  t->bytes = tl_tensor_bytes(t->type, t->ne, 4);
   t->layer = layer;
   t->role = role;
 }
