@@ -7,6 +7,7 @@
 #include "harness.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,6 +467,282 @@ static void test_pieces_and_limits(void **state)
   tl_tokenizer_free(NULL);
 }
 
+/* ---- malformed vocabularies, as hand-built GGUF files ---- */
+
+typedef struct bb {
+  uint8_t *p;
+  size_t n, cap;
+} bb;
+
+static void bb_bytes(bb *b, const void *src, size_t n)
+{
+  if (b->n + n > b->cap) {
+    b->cap = (b->n + n) * 2 + 64;
+    b->p = realloc(b->p, b->cap);
+    assert_non_null(b->p);
+  }
+  memcpy(b->p + b->n, src, n);
+  b->n += n;
+}
+static void bb_u32(bb *b, uint32_t v) { bb_bytes(b, &v, 4); }
+static void bb_u64(bb *b, uint64_t v) { bb_bytes(b, &v, 8); }
+static void bb_str(bb *b, const char *s)
+{
+  bb_u64(b, strlen(s));
+  bb_bytes(b, s, strlen(s));
+}
+
+enum { GT_U32 = 4, GT_I32 = 5, GT_F32 = 6, GT_BOOL = 7, GT_STR = 8, GT_ARR = 9 };
+
+typedef struct vocab_spec {
+  const char *model, *pre;
+  const char *const *tokens;
+  size_t n_tokens;
+  size_t n_scores;      /* scores -0.5 * i */
+  const int32_t *types; /* NULL: none */
+  size_t n_types;
+  const char *const *merges;
+  size_t n_merges;
+  const char *id_key; /* an extra u32 kv */
+  uint32_t id_val;
+  bool tokens_as_ints;
+} vocab_spec;
+
+static const char *const tiny_tokens[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "b",
+                                          "\xe2\x96\x81" "ab"};
+static const int32_t tiny_types[] = {2, 3, 3, 1, 1, 1};
+
+static vocab_spec tiny_spm(void)
+{
+  vocab_spec v = {"llama", NULL, tiny_tokens, 6, 6, tiny_types, 6, NULL, 0, NULL, 0, false};
+  return v;
+}
+
+static void build_vocab(bb *out, const vocab_spec *v)
+{
+  bb kv = {0};
+  uint64_t n = 0;
+  bb_str(&kv, "tokenizer.ggml.model"), bb_u32(&kv, GT_STR), bb_str(&kv, v->model), n++;
+  if (v->pre)
+    bb_str(&kv, "tokenizer.ggml.pre"), bb_u32(&kv, GT_STR), bb_str(&kv, v->pre), n++;
+  bb_str(&kv, "tokenizer.ggml.tokens"), bb_u32(&kv, GT_ARR), n++;
+  bb_u32(&kv, v->tokens_as_ints ? GT_I32 : GT_STR), bb_u64(&kv, v->n_tokens);
+  for (size_t i = 0; i < v->n_tokens; i++) {
+    if (v->tokens_as_ints)
+      bb_u32(&kv, (uint32_t)i);
+    else
+      bb_str(&kv, v->tokens[i]);
+  }
+  if (v->n_scores) {
+    bb_str(&kv, "tokenizer.ggml.scores"), bb_u32(&kv, GT_ARR), n++;
+    bb_u32(&kv, GT_F32), bb_u64(&kv, v->n_scores);
+    for (size_t i = 0; i < v->n_scores; i++) {
+      float f = -0.5f * (float)i;
+      bb_bytes(&kv, &f, 4);
+    }
+  }
+  if (v->types) {
+    bb_str(&kv, "tokenizer.ggml.token_type"), bb_u32(&kv, GT_ARR), n++;
+    bb_u32(&kv, GT_I32), bb_u64(&kv, v->n_types);
+    for (size_t i = 0; i < v->n_types; i++)
+      bb_u32(&kv, (uint32_t)v->types[i]);
+  }
+  if (v->merges) {
+    bb_str(&kv, "tokenizer.ggml.merges"), bb_u32(&kv, GT_ARR), n++;
+    bb_u32(&kv, GT_STR), bb_u64(&kv, v->n_merges);
+    for (size_t i = 0; i < v->n_merges; i++)
+      bb_str(&kv, v->merges[i]);
+  }
+  if (v->id_key)
+    bb_str(&kv, v->id_key), bb_u32(&kv, GT_U32), bb_u32(&kv, v->id_val), n++;
+  bb_bytes(out, "GGUF", 4);
+  bb_u32(out, 3);
+  bb_u64(out, 0);
+  bb_u64(out, n);
+  bb_bytes(out, kv.p, kv.n);
+  free(kv.p);
+}
+
+static tl_status from_spec(const vocab_spec *v, tl_tokenizer **tk, tl_error *err)
+{
+  bb b = {0};
+  build_vocab(&b, v);
+  tl_gguf *g = NULL;
+  tl_status st = tl_gguf_open_memory(b.p, b.n, &g, err);
+  if (st != TL_OK)
+    fail_msg("hand-built file does not open: %s", err->message);
+  st = tl_tokenizer_from_gguf(g, tk, err);
+  tl_gguf_close(g);
+  free(b.p);
+  return st;
+}
+
+static void expect_error(const vocab_spec *v, tl_status code, const char *needle)
+{
+  tl_tokenizer *tk = (tl_tokenizer *)(uintptr_t)1;
+  tl_error err;
+  tl_error_clear(&err);
+  tl_status st = from_spec(v, &tk, &err);
+  if (st != code)
+    fail_msg("expected %s, got %s (%s)", tl_status_name(code), tl_status_name(st), err.message);
+  assert_ptr_equal(tk, (tl_tokenizer *)(uintptr_t)1); /* out untouched on error */
+  if (!strstr(err.message, needle))
+    fail_msg("message lacks '%s': %s", needle, err.message);
+}
+
+static void test_tiny_vocab(void **state)
+{
+  (void)state;
+  vocab_spec v = tiny_spm();
+  tl_tokenizer *tk;
+  tl_error err;
+  assert_int_equal(from_spec(&v, &tk, &err), TL_OK);
+  int32_t ids[8];
+  size_t n = encode(tk, "ab", 0, ids, 8);
+  assert_int_equal(n, 1);
+  assert_int_equal(ids[0], 5);
+  n = encode(tk, "abc", TL_TOK_ADD_SPECIAL, ids, 8); /* no byte tokens: c is <unk> */
+  assert_int_equal(n, 3);
+  assert_int_equal(ids[0], 1);
+  assert_int_equal(ids[1], 5);
+  assert_int_equal(ids[2], 0);
+  tl_tokenizer_free(tk);
+}
+
+static void test_malformed_vocab(void **state)
+{
+  (void)state;
+  vocab_spec v = tiny_spm();
+  v.id_key = "tokenizer.ggml.bos_token_id", v.id_val = 6;
+  expect_error(&v, TL_EFORMAT, "tokenizer.ggml.bos_token_id = 6 is outside the vocabulary");
+  v = tiny_spm();
+  v.id_key = "tokenizer.ggml.unknown_token_id", v.id_val = 70000;
+  expect_error(&v, TL_EFORMAT, "unknown_token_id = 70000");
+  v = tiny_spm();
+  v.n_scores = 5;
+  expect_error(&v, TL_EFORMAT, "tokenizer.ggml.scores has 5 entries");
+  static const int32_t seven_types[] = {2, 3, 3, 1, 1, 1, 1};
+  v = tiny_spm();
+  v.types = seven_types, v.n_types = 7;
+  expect_error(&v, TL_EFORMAT, "tokenizer.ggml.token_type has 7 entries");
+  static const int32_t bad_types[] = {2, 3, 3, 9, 1, 1};
+  v = tiny_spm();
+  v.types = bad_types;
+  expect_error(&v, TL_EFORMAT, "token_type[3]");
+  v = tiny_spm();
+  v.tokens_as_ints = true;
+  expect_error(&v, TL_EFORMAT, "tokenizer.ggml.tokens is not an array of strings");
+  v = tiny_spm();
+  v.n_tokens = 0;
+  v.n_scores = v.n_types = 0;
+  expect_error(&v, TL_EFORMAT, "tokenizer.ggml.tokens has 0 entries");
+  v = tiny_spm();
+  v.model = "t5";
+  expect_error(&v, TL_EUNSUPPORTED, "'t5'");
+
+  static const char *const bpe_tokens[] = {"a", "b", "ab", "<|endoftext|>"};
+  static const char *const good_merges[] = {"a b"};
+  static const char *const bad_merges[] = {"a b", "ab"};
+  static const char *const empty_right[] = {"a "};
+  vocab_spec b = {"gpt2", "gpt-2", bpe_tokens, 4, 0, NULL, 0, good_merges, 1, NULL, 0, false};
+  tl_tokenizer *tk;
+  tl_error err;
+  assert_int_equal(from_spec(&b, &tk, &err), TL_OK);
+  int32_t ids[4];
+  assert_int_equal(encode(tk, "ab", 0, ids, 4), 1);
+  assert_int_equal(ids[0], 2);
+  tl_tokenizer_free(tk);
+  b.merges = bad_merges, b.n_merges = 2;
+  expect_error(&b, TL_EFORMAT, "tokenizer.ggml.merges[1] 'ab'");
+  b.merges = empty_right, b.n_merges = 1;
+  expect_error(&b, TL_EFORMAT, "tokenizer.ggml.merges[0]");
+  b.merges = NULL, b.n_merges = 0;
+  expect_error(&b, TL_EFORMAT, "without merges");
+  b.merges = good_merges, b.n_merges = 1, b.pre = "no-such-pre";
+  expect_error(&b, TL_EUNSUPPORTED, "'no-such-pre'");
+}
+
+/* Every allocation of loading and encoding fails in turn: an error, never a
+ * crash or a leak. */
+static void test_alloc_failure(void **state)
+{
+  (void)state;
+  tl_gguf *g = NULL;
+  tl_error err;
+  assert_int_equal(tl_gguf_open(th_data_path("vocab/ggml-vocab-deepseek-llm.gguf"), &g, &err), TL_OK);
+  const char *text = "Hello, y'all! \xc3\xbc 3333 \xe4\xb8\xad";
+  int32_t ids[64];
+  bool done = false;
+  for (uint64_t k = 1; !done && k < 2000; k++) {
+    th_alloc_install(k);
+    tl_tokenizer *tk = NULL;
+    tl_status st = tl_tokenizer_from_gguf(g, &tk, &err);
+    if (st == TL_OK) {
+      size_t n;
+      st = tl_tokenizer_encode(tk, text, strlen(text), TL_TOK_PARSE_SPECIAL, ids, 64, &n, &err);
+      char *out = NULL;
+      if (st == TL_OK)
+        st = tl_tokenizer_decode(tk, ids, n, 0, &out, NULL, &err);
+      if (st == TL_OK) {
+        assert_string_equal(out, text);
+        tl_free(out);
+        done = th_alloc_count() < k; /* nothing failed: every allocation was tried */
+      }
+      tl_tokenizer_free(tk);
+    }
+    if (st != TL_OK && st != TL_ENOMEM)
+      fail_msg("allocation %llu: %s (%s)", (unsigned long long)k, tl_status_name(st), err.message);
+    if (th_alloc_live() != 0)
+      fail_msg("allocation %llu failing leaks %lld blocks", (unsigned long long)k,
+               (long long)th_alloc_live());
+    th_alloc_uninstall();
+  }
+  assert_true(done);
+  tl_gguf_close(g);
+}
+
+/* ---- the CLI ---- */
+
+static void test_cli(void **state)
+{
+  (void)state;
+  char *out = NULL, *errs = NULL;
+  const char *model = th_data_path("models/stories260K.gguf");
+  char path[1024];
+  snprintf(path, sizeof path, "%s", model);
+  const char *a1[] = {"tokenize", path, "-p", "Once upon a time", NULL};
+  assert_int_equal(th_run_tailor(a1, NULL, &out, &errs), 0);
+  assert_string_equal(out, "1 403 407 261 378\n");
+  free(out), free(errs);
+  const char *a2[] = {"tokenize", path, "--no-bos", NULL};
+  assert_int_equal(th_run_tailor(a2, "Once upon a time", &out, &errs), 0);
+  assert_string_equal(out, "403 407 261 378\n");
+  free(out), free(errs);
+  const char *a3[] = {"tokenize", path, "--pieces", "-p", "a\n", NULL};
+  assert_int_equal(th_run_tailor(a3, NULL, &out, &errs), 0);
+  assert_non_null(strstr(out, "'<s>'"));
+  assert_non_null(strstr(out, "'\\n'"));
+  free(out), free(errs);
+  const char *a4[] = {"tokenize", path, "--json", "--pieces", "-p", "<s>a", NULL};
+  assert_int_equal(th_run_tailor(a4, NULL, &out, &errs), 0);
+  assert_non_null(strstr(out, "\"model\": \"llama\""));
+  assert_non_null(strstr(out, "\"n_tokens\": 3")); /* BOS, <s> parsed as BOS, a */
+  free(out), free(errs);
+  const char *a5[] = {"tokenize", path, "--no-special", "-p", "<s>", NULL};
+  assert_int_equal(th_run_tailor(a5, NULL, &out, &errs), 0);
+  assert_true(strlen(out) > strlen("1 1\n")); /* the text, not the token */
+  free(out), free(errs);
+  const char *a6[] = {"tokenize", "/nonexistent.gguf", "-p", "x", NULL};
+  assert_int_equal(th_run_tailor(a6, NULL, &out, &errs), 1);
+  free(out), free(errs);
+  const char *a7[] = {"tokenize", NULL};
+  assert_int_equal(th_run_tailor(a7, NULL, &out, &errs), 2);
+  free(out), free(errs);
+  const char *a8[] = {"tokenize", path, "--bogus", NULL};
+  assert_int_equal(th_run_tailor(a8, NULL, &out, &errs), 2);
+  free(out), free(errs);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -477,6 +754,10 @@ int main(void)
       cmocka_unit_test(test_bpe_round_trip),
       cmocka_unit_test(test_special_tokens),
       cmocka_unit_test(test_pieces_and_limits),
+      cmocka_unit_test(test_tiny_vocab),
+      cmocka_unit_test(test_malformed_vocab),
+      cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_cli),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
