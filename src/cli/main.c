@@ -9,6 +9,7 @@
 
 static const tl_cli_command *const commands[] = {
     &tl_cli_cmd_tokenize,
+    &tl_cli_cmd_run,
     NULL,
 };
 
