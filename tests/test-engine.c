@@ -6,6 +6,8 @@
  * guarantee of evaluation, and load errors. */
 #include "harness.h"
 
+#include <jansson.h>
+
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -488,6 +490,79 @@ static void test_load_alloc_failures(void **state)
   }
 }
 
+/* ---- tailor run ---- */
+
+static void test_cli_run(void **state)
+{
+  (void)state;
+  char *out, *err;
+  const char *model = stories();
+  char path[1024];
+  snprintf(path, sizeof path, "%s", model);
+  const char *greedy[] = {"run", path, "-p", "Once upon a time", "-n", "30", "--temp", "0", "-t", "1", NULL};
+  assert_int_equal(th_run_tailor(greedy, NULL, &out, &err), 0);
+  size_t wl;
+  char *want = th_read_file(th_data_path("models/stories260K.greedy.expected.txt"), &wl);
+  assert_true(strncmp(out, want, 60) == 0); /* the prompt echoed, then the reference text */
+  assert_non_null(strstr(err, "decode:"));
+  assert_non_null(strstr(err, "weights"));
+  free(want);
+  free(out);
+  free(err);
+
+  const char *js[] = {"run", path, "-p", "Once upon a time", "-n", "12", "--seed", "7", "--json", NULL};
+  assert_int_equal(th_run_tailor(js, NULL, &out, &err), 0);
+  json_error_t je;
+  json_t *j = json_loads(out, 0, &je);
+  assert_non_null(j);
+  assert_int_equal(json_integer_value(json_object_get(j, "n_decode")), 12);
+  assert_int_equal(json_integer_value(json_object_get(j, "seed")), 7);
+  assert_true(json_integer_value(json_object_get(json_object_get(j, "memory"), "weights")) > 0);
+  char *text1 = strdup(json_string_value(json_object_get(j, "text")));
+  json_decref(j);
+  free(out);
+  free(err);
+  /* the same seed gives the same text */
+  assert_int_equal(th_run_tailor(js, NULL, &out, &err), 0);
+  j = json_loads(out, 0, &je);
+  assert_string_equal(json_string_value(json_object_get(j, "text")), text1);
+  json_decref(j);
+  free(text1);
+  free(out);
+  free(err);
+}
+
+static void test_cli_run_errors(void **state)
+{
+  (void)state;
+  char *out, *err;
+  char path[1024];
+  snprintf(path, sizeof path, "%s", stories());
+  const char *bad_temp[] = {"run", path, "--temp", "hot", NULL};
+  assert_int_equal(th_run_tailor(bad_temp, NULL, &out, &err), 2);
+  free(out);
+  free(err);
+  const char *bad_kv[] = {"run", path, "--kv-type", "q4_0", NULL};
+  assert_int_equal(th_run_tailor(bad_kv, NULL, &out, &err), 2);
+  free(out);
+  free(err);
+  const char *missing[] = {"run", "/nonexistent.gguf", "-n", "1", NULL};
+  assert_int_equal(th_run_tailor(missing, NULL, &out, &err), 1);
+  free(out);
+  free(err);
+  /* no chat template in the model: reported, not replaced */
+  const char *chat[] = {"run", path, "-i", "-n", "4", NULL};
+  assert_int_equal(th_run_tailor(chat, "Hi\n", &out, &err), 1);
+  assert_non_null(strstr(err, "--chat-template"));
+  free(out);
+  free(err);
+  const char *chat_named[] = {"run", path, "-i", "-n", "4", "--chat-template", "chatml", "--temp", "0", NULL};
+  assert_int_equal(th_run_tailor(chat_named, "Hi\nAnd then?\n", &out, &err), 0);
+  assert_non_null(strstr(err, "chat template: chatml"));
+  free(out);
+  free(err);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -501,6 +576,8 @@ int main(void)
       cmocka_unit_test(test_f16_model_runs),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_load_alloc_failures),
+      cmocka_unit_test(test_cli_run),
+      cmocka_unit_test(test_cli_run_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
