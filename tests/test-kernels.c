@@ -603,6 +603,8 @@ static void test_vec_ops(void **state)
       k->axpy(o, 0.37f, g, n); /* fused or not: bound by the terms, not the (cancelling) result */
       for (int64_t j = 0; j < n; j++)
         assert_true(fabs((double)o[j] - r[j]) <= 1e-6 * (fabs((double)x[j]) + fabs(0.37 * g[j])));
+      memcpy(r, x, (size_t)n * sizeof *r);
+      memcpy(o, x, (size_t)n * sizeof *o);
       s->scale(r, -1.7f, n);
       k->scale(o, -1.7f, n);
       assert_close_rows("scale", k->name, o, r, n, 1e-6);
