@@ -81,16 +81,16 @@ typedef enum tl_setting_id {
 
 /* ---- the workload ---- */
 
-typedef enum tl_use_case {
-  TL_USE_GENERAL = 0,
-  TL_USE_LONG_CONTEXT,
-  TL_USE_SPEED,
-  TL_USE_QUALITY,
-  TL_USE_CODING,
-  TL_USE_CHAT,
-  TL_USE_REASONING,
-  TL_USE_COUNT
-} tl_use_case;
+typedef enum tl_workload_use {
+  TL_WORK_GENERAL = 0,
+  TL_WORK_LONG_CONTEXT,
+  TL_WORK_SPEED,
+  TL_WORK_QUALITY,
+  TL_WORK_CODING,
+  TL_WORK_CHAT,
+  TL_WORK_REASONING,
+  TL_WORK_COUNT
+} tl_workload_use;
 
 typedef enum tl_serving_mode {
   TL_SERVE_CLI = 0, /* one user at a terminal */
@@ -116,7 +116,7 @@ typedef enum tl_priority {
 
 typedef struct tl_workload {
   char preset[32];          /* the preset name it was made from, "" if none */
-  tl_use_case use_case;
+  tl_workload_use use_case;
   tl_serving_mode mode;
   uint32_t concurrency;     /* target concurrent sequences, >= 1 */
   tl_length_class prompt_len;
@@ -128,12 +128,12 @@ typedef struct tl_workload {
  * "long-context", "coding", "reasoning", "speed", "quality". TL_ENOTFOUND
  * (with the list in err) for an unknown name. */
 tl_status tl_workload_preset(const char *name, tl_workload *w, tl_error *err);
-const char *tl_use_case_name(tl_use_case u);
+const char *tl_workload_use_name(tl_workload_use u);
 const char *tl_serving_mode_name(tl_serving_mode m);
 const char *tl_priority_name(tl_priority p);
 const char *tl_length_class_name(tl_length_class c);
 /* Parses a name as printed by the functions above; false if unknown. */
-bool tl_use_case_parse(const char *s, tl_use_case *out);
+bool tl_workload_use_parse(const char *s, tl_workload_use *out);
 bool tl_serving_mode_parse(const char *s, tl_serving_mode *out);
 bool tl_priority_parse(const char *s, tl_priority *out);
 bool tl_length_class_parse(const char *s, tl_length_class *out);

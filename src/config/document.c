@@ -186,7 +186,7 @@ tl_status tl_config_to_json(const tl_config *c, char **out, tl_error *err)
   const tl_workload *w = &c->workload;
   json_t *wl = json_object();
   json_object_set_new(wl, "preset", json_string(w->preset));
-  json_object_set_new(wl, "use_case", json_string(tl_use_case_name(w->use_case)));
+  json_object_set_new(wl, "use_case", json_string(tl_workload_use_name(w->use_case)));
   json_object_set_new(wl, "mode", json_string(tl_serving_mode_name(w->mode)));
   json_object_set_new(wl, "concurrency", json_integer(w->concurrency));
   json_object_set_new(wl, "prompt_length", json_string(tl_length_class_name(w->prompt_len)));
@@ -250,7 +250,7 @@ tl_status tl_config_explain(const tl_config *c, char **out, tl_error *err)
                 "Workload: %s%s%s%s use, %s mode, %u concurrent, %s prompts, %s outputs, %s "
                 "priority\n",
                 w->preset[0] ? "preset " : "", w->preset[0] ? w->preset : "",
-                w->preset[0] ? ": " : "", tl_use_case_name(w->use_case),
+                w->preset[0] ? ": " : "", tl_workload_use_name(w->use_case),
                 tl_serving_mode_name(w->mode), w->concurrency, tl_length_class_name(w->prompt_len),
                 tl_length_class_name(w->output_len), tl_priority_name(w->priority));
   if (c->fit_checked && c->hw_gpus)

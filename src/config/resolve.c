@@ -304,7 +304,7 @@ static void stage_workload(res *r)
   uint32_t ctx = ctx_for_class(cls);
   snprintf(why, sizeof why, "%s prompts and %s outputs", tl_length_class_name(w->prompt_len),
            tl_length_class_name(w->output_len));
-  if (w->use_case == TL_USE_LONG_CONTEXT && r->hp->n_ctx_train) {
+  if (w->use_case == TL_WORK_LONG_CONTEXT && r->hp->n_ctx_train) {
     ctx = r->hp->n_ctx_train;
     snprintf(why, sizeof why, "long-context use: the model's whole context");
   }
@@ -342,39 +342,39 @@ static void stage_workload(res *r)
     const char *t, *k, *p, *mp;
   } s = {"0.8", "40", "0.95", "0.05"};
   switch (w->use_case) {
-  case TL_USE_CODING:
+  case TL_WORK_CODING:
     s.t = "0.2";
     break;
-  case TL_USE_REASONING:
+  case TL_WORK_REASONING:
     s.t = "0.6";
     s.k = "20";
     s.mp = "0";
     break;
-  case TL_USE_CHAT:
+  case TL_WORK_CHAT:
     s.t = "0.7";
     break;
-  case TL_USE_QUALITY:
+  case TL_WORK_QUALITY:
     s.t = "0.7";
     break;
   default:
     break;
   }
-  snprintf(why, sizeof why, "sampling for %s use", tl_use_case_name(w->use_case));
+  snprintf(why, sizeof why, "sampling for %s use", tl_workload_use_name(w->use_case));
   propose(r, TL_SET_TEMPERATURE, S, key, s.t, "%s", why);
   propose(r, TL_SET_TOP_K, S, key, s.k, "%s", why);
   propose(r, TL_SET_TOP_P, S, key, s.p, "%s", why);
   propose(r, TL_SET_MIN_P, S, key, s.mp, "%s", why);
 
   /* the quantization a catalog model starts from, or the ISQ target */
-  const char *q = w->use_case == TL_USE_QUALITY ? "q8_0" : "q4_k_m";
+  const char *q = w->use_case == TL_WORK_QUALITY ? "q8_0" : "q4_k_m";
   if (r->in->catalog_source)
     propose(r, TL_SET_QUANT, S, key, q,
-            w->use_case == TL_USE_QUALITY ? "quality first: near-lossless 8-bit"
+            w->use_case == TL_WORK_QUALITY ? "quality first: near-lossless 8-bit"
                                           : "4-bit K-quant: the usual balance of size and quality");
   if (r->in->unquantized_source) {
-    const char *isq = w->use_case == TL_USE_QUALITY ? "q8_0" : "q4_k";
+    const char *isq = w->use_case == TL_WORK_QUALITY ? "q8_0" : "q4_k";
     propose(r, TL_SET_ISQ, S, key, isq,
-            "unquantized weights: quantize while loading (%s use)", tl_use_case_name(w->use_case));
+            "unquantized weights: quantize while loading (%s use)", tl_workload_use_name(w->use_case));
   }
 }
 

@@ -5,15 +5,15 @@
 #include "base/error-int.h"
 #include "config/internal.h"
 
-static const char *const use_case_names[TL_USE_COUNT] = {
+static const char *const use_case_names[TL_WORK_COUNT] = {
     "general", "long_context", "speed", "quality", "coding", "chat", "reasoning"};
 static const char *const mode_names[TL_SERVE_COUNT] = {"cli", "chat", "server", "batch"};
 static const char *const len_names[TL_LEN_COUNT] = {"short", "medium", "long"};
 static const char *const prio_names[TL_PRIO_COUNT] = {"balanced", "latency", "throughput"};
 
-const char *tl_use_case_name(tl_use_case u)
+const char *tl_workload_use_name(tl_workload_use u)
 {
-  return (unsigned)u < TL_USE_COUNT ? use_case_names[u] : "unknown";
+  return (unsigned)u < TL_WORK_COUNT ? use_case_names[u] : "unknown";
 }
 const char *tl_serving_mode_name(tl_serving_mode m)
 {
@@ -46,12 +46,12 @@ static int find(const char *s, const char *const *names, int n)
   return -1;
 }
 
-bool tl_use_case_parse(const char *s, tl_use_case *out)
+bool tl_workload_use_parse(const char *s, tl_workload_use *out)
 {
-  int i = find(s, use_case_names, TL_USE_COUNT);
+  int i = find(s, use_case_names, TL_WORK_COUNT);
   if (i < 0)
     return false;
-  *out = (tl_use_case)i;
+  *out = (tl_workload_use)i;
   return true;
 }
 bool tl_serving_mode_parse(const char *s, tl_serving_mode *out)
@@ -80,19 +80,19 @@ bool tl_priority_parse(const char *s, tl_priority *out)
 }
 
 static const tl_workload presets[] = {
-    {"default", TL_USE_GENERAL, TL_SERVE_CLI, 1, TL_LEN_MEDIUM, TL_LEN_MEDIUM, TL_PRIO_BALANCED},
-    {"chat", TL_USE_CHAT, TL_SERVE_CHAT, 1, TL_LEN_MEDIUM, TL_LEN_MEDIUM, TL_PRIO_LATENCY},
-    {"server", TL_USE_GENERAL, TL_SERVE_SERVER, 4, TL_LEN_MEDIUM, TL_LEN_MEDIUM,
+    {"default", TL_WORK_GENERAL, TL_SERVE_CLI, 1, TL_LEN_MEDIUM, TL_LEN_MEDIUM, TL_PRIO_BALANCED},
+    {"chat", TL_WORK_CHAT, TL_SERVE_CHAT, 1, TL_LEN_MEDIUM, TL_LEN_MEDIUM, TL_PRIO_LATENCY},
+    {"server", TL_WORK_GENERAL, TL_SERVE_SERVER, 4, TL_LEN_MEDIUM, TL_LEN_MEDIUM,
      TL_PRIO_BALANCED},
-    {"batch", TL_USE_GENERAL, TL_SERVE_BATCH, 16, TL_LEN_MEDIUM, TL_LEN_MEDIUM,
+    {"batch", TL_WORK_GENERAL, TL_SERVE_BATCH, 16, TL_LEN_MEDIUM, TL_LEN_MEDIUM,
      TL_PRIO_THROUGHPUT},
-    {"long-context", TL_USE_LONG_CONTEXT, TL_SERVE_CLI, 1, TL_LEN_LONG, TL_LEN_MEDIUM,
+    {"long-context", TL_WORK_LONG_CONTEXT, TL_SERVE_CLI, 1, TL_LEN_LONG, TL_LEN_MEDIUM,
      TL_PRIO_BALANCED},
-    {"coding", TL_USE_CODING, TL_SERVE_CLI, 1, TL_LEN_LONG, TL_LEN_MEDIUM, TL_PRIO_BALANCED},
-    {"reasoning", TL_USE_REASONING, TL_SERVE_CLI, 1, TL_LEN_MEDIUM, TL_LEN_LONG,
+    {"coding", TL_WORK_CODING, TL_SERVE_CLI, 1, TL_LEN_LONG, TL_LEN_MEDIUM, TL_PRIO_BALANCED},
+    {"reasoning", TL_WORK_REASONING, TL_SERVE_CLI, 1, TL_LEN_MEDIUM, TL_LEN_LONG,
      TL_PRIO_BALANCED},
-    {"speed", TL_USE_SPEED, TL_SERVE_CLI, 1, TL_LEN_SHORT, TL_LEN_SHORT, TL_PRIO_LATENCY},
-    {"quality", TL_USE_QUALITY, TL_SERVE_CLI, 1, TL_LEN_MEDIUM, TL_LEN_MEDIUM, TL_PRIO_BALANCED},
+    {"speed", TL_WORK_SPEED, TL_SERVE_CLI, 1, TL_LEN_SHORT, TL_LEN_SHORT, TL_PRIO_LATENCY},
+    {"quality", TL_WORK_QUALITY, TL_SERVE_CLI, 1, TL_LEN_MEDIUM, TL_LEN_MEDIUM, TL_PRIO_BALANCED},
 };
 
 tl_status tl_workload_preset(const char *name, tl_workload *w, tl_error *err)
