@@ -145,6 +145,7 @@ const char *tl_setting_env(tl_setting_id id);       /* "TAILOR_CTX_SIZE" */
 const char *tl_setting_cli(tl_setting_id id);       /* "--ctx-size" */
 unsigned tl_setting_affects(tl_setting_id id);      /* TL_AFFECTS_* bits */
 const char *tl_setting_help(tl_setting_id id);      /* one line */
+bool tl_setting_is_bool(tl_setting_id id);          /* takes true/false */
 /* By key ("ctx_size"), env name or long flag; false if unknown. */
 bool tl_setting_lookup(const char *name, tl_setting_id *out);
 const char *tl_setting_source_name(tl_setting_source s); /* "hardware_capability" */
@@ -186,6 +187,18 @@ typedef struct tl_config_fit {
 } tl_config_fit;
 
 typedef tl_status (*tl_config_fit_fn)(const tl_config_probe *probe, tl_config_fit *out, void *ud);
+
+/* The memory check by the plan estimator (tailor's engine as the runtime):
+ * pass tl_config_plan_fit as tl_config_inputs.fit with a tl_config_plan_ctx
+ * as fit_ud. A probe with a quantization re-types the model to that mixture
+ * (tensor sizes from the registry and the mixture rules). */
+typedef struct tl_config_plan_ctx {
+  const tl_model_desc *model;
+  const tl_hw *hw;
+  const void *efficiency; /* const tl_efficiency *, NULL = built-in table */
+} tl_config_plan_ctx;
+
+tl_status tl_config_plan_fit(const tl_config_probe *probe, tl_config_fit *out, void *ud);
 
 typedef struct tl_config_inputs {
   const tl_model_desc *model;  /* required */

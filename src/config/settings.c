@@ -96,6 +96,7 @@ const char *tl_setting_env(tl_setting_id id) { return defs[id].env; }
 const char *tl_setting_cli(tl_setting_id id) { return defs[id].cli; }
 unsigned tl_setting_affects(tl_setting_id id) { return defs[id].affects; }
 const char *tl_setting_help(tl_setting_id id) { return defs[id].help; }
+bool tl_setting_is_bool(tl_setting_id id) { return defs[id].type == TL__VT_BOOL; }
 
 bool tl_setting_lookup(const char *name, tl_setting_id *out)
 {
