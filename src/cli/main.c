@@ -8,6 +8,7 @@
 #include "tailor/tailor.h"
 
 static const tl_cli_command *const commands[] = {
+    &tl_cli_cmd_probe,
     NULL,
 };
 
