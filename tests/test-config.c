@@ -152,7 +152,7 @@ typedef struct expect {
   const char *source_key; /* NULL: not checked */
 } expect;
 
-typedef enum { HW_CPU, HW_NUMA, HW_HYBRID, HW_H100, HW_2GPU } hwkind;
+typedef enum { HW_CPU, HW_NUMA, HW_HYBRID, HW_H100, HW_2GPU, HW_H100_DESCRIBED } hwkind;
 typedef enum { M_DENSE, M_MOE } modelkind;
 
 typedef struct tcase {
@@ -235,6 +235,22 @@ static const tcase cases[] = {
       {"gpu_layers", "0", CMP, "build"},
       {"flash_attn", "false", CMP, "build"},
       {"attn_path", "materialized", CMP, "build"}}},
+    {"a described GPU machine is planned with its backend", HW_H100_DESCRIBED, M_DENSE, "default",
+     false, false, false, {{0}}, TL_OK, NULL,
+     {{"backend", "cuda", HWC, "gpus"},
+      {"gpu_layers", "33", HWC, "gpus"},
+      {"flash_attn", "true", HWC, "gpus"},
+      {"attn_path", "flash", HWC, "gpus"}}},
+    {"flash attention off on a GPU: the materialized path", HW_H100_DESCRIBED, M_DENSE, "default",
+     false, false, false, {{CLI, "flash_attn", "false"}}, TL_OK, NULL,
+     {{"flash_attn", "false", CLI, "--flash-attn"}, {"attn_path", "materialized", CMP, NULL}}},
+    {"quantized KV on CUDA needs flash attention", HW_H100_DESCRIBED, M_DENSE, "default", false,
+     false, false, {{CLI, "flash_attn", "false"}, {CLI, "kv_type", "q8_0"}}, TL_ECONFIG,
+     "kv_type (--kv-type): a q8_0 KV cache on cuda needs flash_attn on", {{0}}},
+    {"backend cpu on a GPU machine keeps layers off the GPU", HW_H100_DESCRIBED, M_DENSE,
+     "default", false, false, false, {{CLI, "backend", "cpu"}}, TL_OK, NULL,
+     {{"backend", "cpu", CLI, NULL}, {"gpu_layers", "0", CMP, "backend"},
+      {"flash_attn", "false", CMP, "backend"}}},
     {"no tensor split without a GPU backend", HW_2GPU, M_DENSE, "default", false, false, false,
      {{0}}, TL_OK, NULL, {{"tensor_split", "", CMP, "build"}}},
     /* every override source, with its source key */
@@ -336,6 +352,10 @@ static void build(const tcase *tc, tl_model_desc *m, tl_hw *hw)
     break;
   case HW_2GPU:
     hw_2gpu(hw);
+    break;
+  case HW_H100_DESCRIBED:
+    hw_h100(hw);
+    hw->described = true;
     break;
   }
 }

@@ -118,6 +118,14 @@ static bool pinned(res *r, tl_setting_id id) { return r->c->d[id].pinned; }
 
 static bool is_moe(const tl_hparams *hp) { return hp->n_expert > 0; }
 
+/* A described machine (--gpu, --hardware) is planned for a tailor built for
+ * it: its backend counts as compiled. This build's features apply to this
+ * machine only. */
+static bool backend_available(res *r, const tl__backend_caps *caps)
+{
+  return caps->compiled || r->in->hw->described;
+}
+
 static tl__backend backend_of(res *r)
 {
   tl__backend b = TL__BACKEND_CPU;
@@ -385,7 +393,7 @@ static void stage_compiled(res *r)
   const tl_setting_source S = TL_SETSRC_COMPILED_FEATURE;
   tl__backend b = backend_of(r);
   const tl__backend_caps *caps = tl__backend_caps_get(b);
-  if (!caps->compiled) {
+  if (!backend_available(r, caps)) {
     char was[16];
     snprintf(was, sizeof was, "%s", caps->name);
     reject(r, TL_SET_BACKEND, was, "this build has no %s backend", was);
@@ -475,7 +483,7 @@ static tl_status validate(res *r, tl_error *err)
   tl__backend b = backend_of(r);
   const tl__backend_caps *caps = tl__backend_caps_get(b);
 
-  if (!caps->compiled)
+  if (!backend_available(r, caps))
     return invalid(r, err, TL_SET_BACKEND,
                    "'%s' is not compiled into this build (it needs the %s toolkit at build time)",
                    caps->name, b == TL__BACKEND_CUDA ? "CUDA" : caps->name);
