@@ -413,7 +413,9 @@ static void test_truncate_replays(void **state)
   tl_engine_kv_truncate(e, 3);
   assert_int_equal(tl_engine_n_past(e), 3);
   assert_int_equal(tl_engine_eval(e, p + 3, 2, &err), TL_OK);
-  assert_memory_equal(a, tl_engine_logits(e, -1), nv * sizeof *a);
+  const float *b = tl_engine_logits(e, -1);
+  for (uint32_t i = 0; i < nv; i++) /* batches of 5 and of 2 round differently */
+    assert_true(fabsf(a[i] - b[i]) < 1e-4f);
   free(a);
   tl_engine_free(e);
 }

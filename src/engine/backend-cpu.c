@@ -2,6 +2,7 @@
  * vector helpers are the CPU kernels' (cpu/kernels.h, SIMD chosen at run
  * time); this file only shapes the calls. One thread pool, created here, runs
  * every parallel op; all scratch is allocated at creation. */
+#include <assert.h>
 #include <string.h>
 
 #include "base/alloc-int.h"
@@ -54,6 +55,7 @@ static void cpu_matmul(tl__backend *b, const tl__weight *w, const float *x, floa
   };
   /* Shapes and scratch were validated at load; a failure here is a bug. */
   tl_status st = tl__cpu_matmul(&a, c->pool);
+  assert(st == TL_OK);
   (void)st;
 }
 
@@ -155,6 +157,8 @@ tl_status tl__backend_cpu_create(uint32_t n_threads, uint32_t n_ctx, const tl__a
     tl__backend_cpu_free(b);
     return st;
   }
+  /* Each pool thread owns a workspace the kernels use: compute memory too. */
+  b->bytes_alloc += (uint64_t)n_threads * TL__THREAD_WORKSPACE;
   c->mm_scratch_bytes = matmul_scratch;
   c->mm_scratch = cpu_alloc(b, matmul_scratch);
   c->att_stride = (tl__cpu_attention_scratch(s, n_ctx) + 15) & ~(size_t)15;
@@ -175,6 +179,8 @@ void tl__backend_cpu_free(tl__backend *b)
     return;
   tl__cpu *c = b->impl;
   if (c) {
+    if (c->pool)
+      b->bytes_alloc -= (uint64_t)c->n_threads * TL__THREAD_WORKSPACE;
     tl__threadpool_free(c->pool);
     cpu_free(b, c->mm_scratch);
     cpu_free(b, c->att_scratch);
