@@ -499,7 +499,16 @@ static void test_load_alloc_failures(void **state)
 /* Writes a copy of stories260K whose matrices with rows of a multiple of 32
  * are quantized to type t (the FFN down projection, rows of 172, stays f32),
  * with the hyperparameter keys only. */
+static void write_stories_variant(const char *out, tl_qtype t, const char *drop, const char *reshape);
+
 static void write_quantized_stories(const char *out, tl_qtype t)
+{
+  write_stories_variant(out, t, NULL, NULL);
+}
+
+/* As above; the tensor named drop is left out and the one named reshape has
+ * its two dimensions swapped. */
+static void write_stories_variant(const char *out, tl_qtype t, const char *drop, const char *reshape)
 {
   tl_gguf *g = NULL;
   tl_error err;
@@ -523,12 +532,19 @@ static void write_quantized_stories(const char *out, tl_qtype t)
   void **bufs = calloc(nt, sizeof *bufs);
   for (size_t i = 0; i < nt; i++) {
     const tl_gguf_tensor *ti = tl_gguf_tensor_at(g, i);
+    if (drop && !strcmp(ti->name, drop))
+      continue;
     tl_qtype ty = ti->n_dims == 2 && ti->ne[0] % 32 == 0 ? t : TL_QTYPE_F32;
+    int64_t ne[4] = {ti->ne[0], ti->ne[1], 1, 1};
+    if (reshape && !strcmp(ti->name, reshape)) {
+      ne[0] = ti->ne[1];
+      ne[1] = ti->ne[0];
+    }
     size_t rb = tl__row_bytes(ty, ti->ne[0]);
     bufs[i] = malloc(rb * (size_t)ti->ne[1]);
     for (int64_t r = 0; r < ti->ne[1]; r++)
       tl__quantize_row(ty, (const float *)ti->data + r * ti->ne[0], (uint8_t *)bufs[i] + r * rb, ti->ne[0]);
-    assert_int_equal(tl_gguf_writer_add_tensor(w, ti->name, ty, ti->ne, ti->n_dims, bufs[i], &err), TL_OK);
+    assert_int_equal(tl_gguf_writer_add_tensor(w, ti->name, ty, ne, ti->n_dims, bufs[i], &err), TL_OK);
   }
   if (tl_gguf_writer_write(w, out, &err))
     fail_msg("write %s: %s", out, err.message);
@@ -579,6 +595,24 @@ static void test_quantized_weights(void **state)
     assert_true(same >= cases[c].min_same);
     tl_engine_free(e);
   }
+}
+
+/* A missing or misshapen tensor is an error that names it. */
+static void test_tensor_validation(void **state)
+{
+  (void)state;
+  char path[1024];
+  tl_error err;
+  tl_engine *e = NULL;
+  snprintf(path, sizeof path, "%s/stories-missing.gguf", th_tmpdir());
+  write_stories_variant(path, TL_QTYPE_F32, "blk.3.ffn_up.weight", NULL);
+  assert_int_equal(tl_engine_load(path, NULL, &e, &err), TL_EFORMAT);
+  assert_non_null(strstr(err.message, "'blk.3.ffn_up.weight' is missing"));
+  snprintf(path, sizeof path, "%s/stories-shape.gguf", th_tmpdir());
+  write_stories_variant(path, TL_QTYPE_F32, NULL, "blk.1.attn_k.weight");
+  assert_int_equal(tl_engine_load(path, NULL, &e, &err), TL_EFORMAT);
+  assert_non_null(strstr(err.message, "'blk.1.attn_k.weight' has shape [32, 64, 1], expected [64, 32]"));
+  assert_null(e);
 }
 
 /* ---- tailor run ---- */
@@ -668,6 +702,7 @@ int main(void)
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_load_alloc_failures),
       cmocka_unit_test(test_quantized_weights),
+      cmocka_unit_test(test_tensor_validation),
       cmocka_unit_test(test_cli_run),
       cmocka_unit_test(test_cli_run_errors),
   };

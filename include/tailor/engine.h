@@ -60,7 +60,7 @@ void tl_sampler_reset(tl_sampler *s);
 /* How to load and run a model. Plain data: a resolved plan fills it. */
 typedef struct tl_engine_params {
   uint32_t n_ctx;      /* tokens in the KV cache; 0: the model's training context, at most 4096 */
-  uint32_t n_threads;  /* worker threads; 0: the online CPUs */
+  uint32_t n_threads;  /* worker threads; 0: the online CPUs, at most one per 8 MiB of weights */
   uint32_t n_batch;    /* most tokens one tl_engine_eval call accepts; 0: 2048 (capped at n_ctx) */
   uint32_t n_ubatch;   /* tokens per forward step (scratch is sized for it); 0: 512 (capped at n_batch) */
   tl_qtype kv_type;    /* TL_QTYPE_F16 or TL_QTYPE_Q8_0 */

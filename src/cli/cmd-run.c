@@ -28,7 +28,7 @@ static const char help[] =
     "  -n, --n-predict N         tokens to generate, -1 = until end of text (default -1;\n"
     "                            in chat, per turn)\n"
     "  -c, --ctx-size N          context size in tokens (default: training context, at most 4096)\n"
-    "  -t, --threads N           threads (default: online CPUs)\n"
+    "  -t, --threads N           threads (default: online CPUs, one per 8 MiB of weights at most)\n"
     "  -b, --batch-size N        most prompt tokens per evaluation (default 2048)\n"
     "  -ub, --ubatch-size N      prompt tokens per forward step (default 512)\n"
     "      --temp T              temperature, 0 = greedy (default 0.8)\n"
