@@ -84,6 +84,8 @@ struct tl__kv {
   uint8_t *k;             /* (n_layer, n_ctx, row_k) */
   uint8_t *v;             /* (n_layer, n_ctx, row_v) */
   uint64_t bytes;         /* k and v together */
+  /* The vectorised f16 row conversion of the CPU kernels. */
+  void (*fp16_to_f32)(const uint16_t *src, float *dst, int64_t n);
 };
 
 tl_status tl__kv_init(tl__kv *kv, const tl_hparams *hp, tl_qtype type, uint32_t n_ctx,
