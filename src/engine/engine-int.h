@@ -67,7 +67,7 @@ typedef struct tl__state {
   float *att;    /* (n_ubatch, n_head * head_dim_v) attention output */
   float *hb;     /* (n_ubatch, n_ff) gate, then silu(gate) * up */
   float *hb2;    /* (n_ubatch, n_ff) up */
-  int32_t *pos;  /* (n_ubatch) positions of the tokens */
+  int32_t *pos;  /* (n_ubatch) positions of the tokens (host memory) */
 } tl__state;
 
 tl_status tl__state_init(tl__state *st, tl__backend *b, const tl_hparams *hp, uint32_t n_ubatch,
