@@ -145,7 +145,9 @@ int tl_cli_hw_resolve(const tl_cli_hw_opts *o, const tl_hw_probe_opts *probe_opt
     free(text);
     if (st != TL_OK)
       return tl_cli_fail(cmd, "%s: %s", o->hardware_file, err.message);
-    /* --ram and --cpu-cores adjust a described file */
+    /* a file is a described machine, whoever wrote it; --ram and
+     * --cpu-cores adjust it */
+    out->described = true;
     if (o->ram_gib > 0) {
       out->mem.total = out->mem.available = out->mem.cgroup_limit = (uint64_t)(o->ram_gib * 1073741824.0);
       out->mem.limit_source = TL_MEM_LIMIT_DESCRIBED;
