@@ -227,6 +227,7 @@ static void read_caches(tl_hw *hw, const tl__hw_src *src, const uint8_t *online,
     return;
   }
   uint64_t l3_size = 0;
+  int l3_index = -1;
   for (int idx = 0; idx < 8; idx++) {
     snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cache/index%d/level", first, idx);
     uint64_t level;
@@ -248,12 +249,14 @@ static void read_caches(tl_hw *hw, const tl__hw_src *src, const uint8_t *online,
       cpu->l1d = bytes;
     else if (level == 2 && strncmp(type, "Instruction", 11) != 0)
       cpu->l2 = bytes;
-    else if (level == 3)
+    else if (level == 3) {
       l3_size = bytes;
+      l3_index = idx;
+    }
     tl__free(type);
     tl__free(size);
   }
-  if (!l3_size)
+  if (!l3_size || l3_index < 0)
     return;
   /* L3 instances: distinct shared_cpu_list strings over all CPUs. */
   enum { MAX_L3 = 64 };
@@ -262,7 +265,7 @@ static void read_caches(tl_hw *hw, const tl__hw_src *src, const uint8_t *online,
   for (int i = 0; i < hi; i++) {
     if (!(online[i / 8] & (1u << (i % 8))))
       continue;
-    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cache/index3/shared_cpu_list", i);
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cache/index%d/shared_cpu_list", i, l3_index);
     char *l = tl__hw_read(src, path, NULL);
     if (!l)
       continue;
