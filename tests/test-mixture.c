@@ -354,12 +354,67 @@ static void test_written_models(void **state)
   }
 }
 
+/* Published files (tests/data/mixture/published.json): for each model, the
+ * file size minus the predicted padded tensor bytes (the metadata) must be
+ * the same for every mixture, which holds only when every tensor's type is
+ * predicted right. Llama 2 70B exercises the 70B attn_v rule. */
+static void test_published_files(void **state)
+{
+  (void)state;
+  json_error_t jerr;
+  json_t *root = json_load_file(th_data_path("mixture/published.json"), 0, &jerr);
+  if (root == NULL)
+    fail_msg("published.json: %s (line %d)", jerr.text, jerr.line);
+  size_t mi, n_files = 0;
+  json_t *jm;
+  static tl_mixture_tensor t[1024];
+  static char names[1024][TL_TENSOR_NAME_MAX];
+  json_array_foreach(json_object_get(root, "models"), mi, jm) {
+    tiny s = {"llama",
+              (uint32_t)json_integer_value(json_object_get(jm, "n_layer")),
+              (uint32_t)json_integer_value(json_object_get(jm, "n_embd")),
+              (uint32_t)json_integer_value(json_object_get(jm, "n_ff")),
+              (uint32_t)json_integer_value(json_object_get(jm, "n_head")),
+              (uint32_t)json_integer_value(json_object_get(jm, "n_head_kv")),
+              (uint32_t)json_integer_value(json_object_get(jm, "n_vocab")), 0, false};
+    size_t n = tiny_tensors(&s, t, names);
+    int64_t meta = -1;
+    size_t fi;
+    json_t *jf;
+    json_array_foreach(json_object_get(jm, "files"), fi, jf) {
+      tl_ftype ft;
+      assert_int_equal(tl_ftype_parse(json_string_value(json_array_get(jf, 0)), &ft, NULL), TL_OK);
+      tl_mixture_ctx ctx;
+      memset(&ctx, 0, sizeof ctx);
+      snprintf(ctx.arch, sizeof ctx.arch, "llama");
+      ctx.n_layer = s.n_layer;
+      ctx.n_head = s.n_head;
+      ctx.n_head_kv = s.n_head_kv;
+      assert_int_equal(tl_mixture_assign(ft, &ctx, t, n, NULL), TL_OK);
+      int64_t tensors = 0;
+      for (size_t i = 0; i < n; i++)
+        tensors += (int64_t)(t[i].bytes + 31) / 32 * 32;
+      int64_t m = json_integer_value(json_array_get(jf, 1)) - tensors;
+      if (meta < 0)
+        meta = m;
+      if (m != meta)
+        fail_msg("%s %s: metadata would be %lld bytes, %lld for the first mixture",
+                 json_string_value(json_object_get(jm, "id")), tl_ftype_name(ft), (long long)m,
+                 (long long)meta);
+      assert_true(m > 0 && m < 8 * 1024 * 1024);
+      n_files++;
+    }
+  }
+  assert_true(n_files >= 100);
+  json_decref(root);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cases),         cmocka_unit_test(test_order),
       cmocka_unit_test(test_70b_bump),      cmocka_unit_test(test_not_quantized),
-      cmocka_unit_test(test_written_models),
+      cmocka_unit_test(test_written_models), cmocka_unit_test(test_published_files),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
