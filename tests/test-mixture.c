@@ -409,12 +409,46 @@ static void test_published_files(void **state)
   json_decref(root);
 }
 
+/* tl_mixture_apply types a model description in place. */
+static void test_apply_desc(void **state)
+{
+  (void)state;
+  tl_model_desc m;
+  memset(&m, 0, sizeof m);
+  snprintf(m.hp.arch_name, sizeof m.hp.arch_name, "qwen2");
+  m.hp.n_layer = 1;
+  m.hp.n_head = 14;
+  m.hp.n_head_kv = 2;
+  tl_tensor_desc t[3];
+  memset(t, 0, sizeof t);
+  snprintf(t[0].name, sizeof t[0].name, "token_embd.weight");
+  t[0].n_dims = 2, t[0].ne[0] = 896, t[0].ne[1] = 1000, t[0].type = TL_QTYPE_BF16;
+  snprintf(t[1].name, sizeof t[1].name, "blk.0.attn_norm.weight");
+  t[1].n_dims = 1, t[1].ne[0] = 896, t[1].type = TL_QTYPE_F32; /* ne[1..3] left 0 */
+  snprintf(t[2].name, sizeof t[2].name, "blk.0.ffn_down.weight");
+  t[2].n_dims = 2, t[2].ne[0] = 4864, t[2].ne[1] = 896, t[2].type = TL_QTYPE_BF16;
+  m.tensors = t;
+  m.n_tensors = 3;
+  assert_int_equal(tl_mixture_apply(TL_FTYPE_Q4_K_M, &m, false, NULL), TL_OK);
+  assert_int_equal(t[0].type, TL_QTYPE_Q8_0); /* tied, 896 not a multiple of 256 */
+  assert_int_equal(t[1].type, TL_QTYPE_F32);
+  assert_int_equal(t[1].bytes, 896 * 4);
+  assert_int_equal(t[2].type, TL_QTYPE_Q6_K); /* layer 0 of 1 uses more bits */
+  assert_int_equal(t[2].bytes, (uint64_t)19 * 210 * 896);
+  th_alloc_install(1);
+  tl_error err;
+  assert_int_equal(tl_mixture_apply(TL_FTYPE_Q8_0, &m, false, &err), TL_ENOMEM);
+  th_alloc_uninstall();
+  assert_int_equal(t[2].type, TL_QTYPE_Q6_K); /* unchanged on error */
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cases),         cmocka_unit_test(test_order),
       cmocka_unit_test(test_70b_bump),      cmocka_unit_test(test_not_quantized),
       cmocka_unit_test(test_written_models), cmocka_unit_test(test_published_files),
+      cmocka_unit_test(test_apply_desc),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
