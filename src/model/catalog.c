@@ -270,9 +270,12 @@ static tl_catalog_entry *parse_entry(vctx *c, json_t *o)
     c->st = tl__error_set(c->err, TL_ENOMEM, "catalog: out of memory");
     goto fail;
   }
-  /* json_dumps allocates with the C allocator; keep every string on ours */
+  /* json_dumps allocates through jansson's functions, which may not be ours */
   char *copy = tl__strdup(e->config_json);
-  free((char *)e->config_json);
+  json_malloc_t jm;
+  json_free_t jf;
+  json_get_alloc_funcs(&jm, &jf);
+  jf((char *)e->config_json);
   e->config_json = copy;
   if (!copy) {
     c->st = tl__error_set(c->err, TL_ENOMEM, "catalog: out of memory");
@@ -317,6 +320,8 @@ tl_status tl_catalog_add_json(tl_catalog *cat, const char *text, size_t len, con
 {
   json_error_t jerr;
   json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!root && (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0'))
+    return tl__error_set(err, TL_ENOMEM, "catalog: out of memory");
   if (!root)
     return tl__error_set(err, TL_EFORMAT, "catalog: %s: invalid JSON at line %d: %s", origin, jerr.line, jerr.text);
   tl_status st = TL_OK;

@@ -192,6 +192,8 @@ tl_status tl_hparams_from_hf_config(const char *text, size_t len, tl_hparams *ou
 {
   json_error_t jerr;
   json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!root && (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0'))
+    return tl__error_set(err, TL_ENOMEM, "hf-config: out of memory");
   if (!root)
     return tl__error_set(err, TL_EFORMAT, "hf-config: invalid JSON at line %d: %s", jerr.line, jerr.text);
   if (!json_is_object(root)) {
