@@ -9,5 +9,6 @@
 #include "tailor/hooks.h"
 #include "tailor/hw.h"
 #include "tailor/model.h"
+#include "tailor/tokenizer.h"
 
 #endif
