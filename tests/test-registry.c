@@ -217,6 +217,17 @@ static void test_shapes(void **state)
   tl_model_desc_free(m);
   free(hp);
 
+  { /* DeepseekV3Config defaults topk_method to noaux_tc: the router bias exists */
+    static const char v3[] = "{\"model_type\":\"deepseek_v3\",\"hidden_size\":256,\"num_hidden_layers\":2,"
+                             "\"num_attention_heads\":4,\"vocab_size\":100,\"kv_lora_rank\":64,\"qk_rope_head_dim\":32,"
+                             "\"qk_nope_head_dim\":32,\"v_head_dim\":32,\"n_routed_experts\":4,\"num_experts_per_tok\":2,"
+                             "\"moe_intermediate_size\":256,\"intermediate_size\":512}";
+    tl_hparams h3;
+    tl_error e3;
+    assert_int_equal(tl_hparams_from_hf_config(v3, strlen(v3), &h3, &e3), TL_OK);
+    assert_true(h3.expert_probs_bias);
+  }
+
   hp = load_config("deepseek-v2-lite.json"); /* no q compression */
   assert_false(hp->expert_probs_bias);
   m = desc_of(hp, TL_FTYPE_F16);
