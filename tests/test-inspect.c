@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tailor/gguf.h"
+
 static json_t *run_json(const char *const *args, int want_rc)
 {
   char *out = NULL, *err = NULL;
@@ -258,12 +260,101 @@ static void test_catalog_command(void **state)
   free(err);
 }
 
+/* A tensor info with an invalid type id: a file made with the writer (no
+ * metadata, one 1-D tensor "t" of 8 F32), its type field patched. Layout:
+ * 24-byte header, name length 8 + "t", n_dims 4, ne 8, then the type. */
+static void test_bad_tensor_type(void **state)
+{
+  (void)state;
+  const char *dir = th_tmpdir();
+  char path[4200];
+  snprintf(path, sizeof path, "%s/one.gguf", dir);
+  tl_gguf_writer *w;
+  tl_error err;
+  float data[8] = {0};
+  int64_t ne[1] = {8};
+  assert_int_equal(tl_gguf_writer_create(&w, &err), TL_OK);
+  assert_int_equal(tl_gguf_writer_add_tensor(w, "t", TL_QTYPE_F32, ne, 1, data, &err), TL_OK);
+  assert_int_equal(tl_gguf_writer_write(w, path, &err), TL_OK);
+  tl_gguf_writer_free(w);
+  size_t len;
+  char *b = th_read_file(path, &len);
+  uint32_t type;
+  memcpy(&type, b + 45, 4);
+  assert_int_equal(type, 0); /* F32: the offset is right */
+  type = 99;
+  memcpy(b + 45, &type, 4);
+  assert_int_equal(th_write_file(path, b, len), 0);
+  free(b);
+  const char *args[] = {"inspect", path, NULL};
+  char *out = NULL, *errs = NULL;
+  int rc = th_run_tailor(args, NULL, &out, &errs);
+  if (rc != 1 || !strstr(errs, "gguf") || !strstr(errs, "99"))
+    fail_msg("exit %d, stderr '%s'", rc, errs);
+  free(out);
+  free(errs);
+  /* without general.architecture the file is no model */
+  assert_int_equal(tl_gguf_writer_create(&w, &err), TL_OK);
+  assert_int_equal(tl_gguf_writer_add_tensor(w, "t", TL_QTYPE_F32, ne, 1, data, &err), TL_OK);
+  assert_int_equal(tl_gguf_writer_write(w, path, &err), TL_OK);
+  tl_gguf_writer_free(w);
+  rc = th_run_tailor(args, NULL, &out, &errs);
+  if (rc != 1 || !strstr(errs, "general.architecture"))
+    fail_msg("exit %d, stderr '%s'", rc, errs);
+  free(out);
+  free(errs);
+}
+
+/* A Hugging Face directory through the program. */
+static void test_hf_dir(void **state)
+{
+  (void)state;
+  const char *dir = th_tmpdir();
+  char p[4200];
+  snprintf(p, sizeof p, "%s/config.json", dir);
+  const char cfg[] = "{\"model_type\":\"qwen3\",\"hidden_size\":32,\"intermediate_size\":64,\"num_hidden_layers\":1,"
+                     "\"num_attention_heads\":2,\"num_key_value_heads\":1,\"head_dim\":16,\"vocab_size\":10,"
+                     "\"tie_word_embeddings\":true,\"torch_dtype\":\"float32\"}";
+  assert_int_equal(th_write_file(p, cfg, strlen(cfg)), 0);
+  const char hdr[] = "{\"model.embed_tokens.weight\":{\"dtype\":\"F32\",\"shape\":[10,32],\"data_offsets\":[0,1280]}}";
+  size_t hl = strlen(hdr), n = 8 + hl + 1280;
+  unsigned char *b = calloc(1, n);
+  for (int i = 0; i < 8; i++)
+    b[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+  memcpy(b + 8, hdr, hl);
+  snprintf(p, sizeof p, "%s/model.safetensors", dir);
+  assert_int_equal(th_write_file(p, b, n), 0);
+  free(b);
+  const char *args[] = {"inspect", dir, "--json", NULL};
+  json_t *o = run_json(args, 0);
+  assert_string_equal(json_string_value(json_object_get(o, "kind")), "hf-dir");
+  assert_string_equal(json_string_value(json_object_get(o, "architecture")), "qwen3");
+  assert_int_equal(geti(o, "params_total"), 320);
+  assert_int_equal(geti(o, "weight_bytes"), 1280);
+  assert_int_equal(geti(o, "file_bytes"), (long long)n);
+  assert_int_equal(geti(json_object_get(o, "kv_bytes_per_token"), "f16"), 2 * 16 * 2);
+  json_decref(o);
+  /* a header that claims more bytes than the file has */
+  b = calloc(1, 16);
+  b[0] = 200;
+  assert_int_equal(th_write_file(p, b, 16), 0);
+  free(b);
+  const char *args2[] = {"inspect", dir, NULL};
+  char *out = NULL, *errs = NULL;
+  int rc = th_run_tailor(args2, NULL, &out, &errs);
+  if (rc != 1 || !strstr(errs, "safetensors") || !strstr(errs, "past the end"))
+    fail_msg("exit %d, stderr '%s'", rc, errs);
+  free(out);
+  free(errs);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stories260k), cmocka_unit_test(test_tiny_random),
       cmocka_unit_test(test_catalog_id),  cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_usage),       cmocka_unit_test(test_catalog_command),
+      cmocka_unit_test(test_bad_tensor_type), cmocka_unit_test(test_hf_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

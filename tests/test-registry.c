@@ -576,6 +576,18 @@ static void test_alloc_failures(void **state)
     assert_int_equal(st, TL_ENOMEM);
   }
   free(hp);
+  /* reading a GGUF file */
+  for (uint64_t n = 1;; n++) {
+    th_alloc_install(n);
+    tl_model_desc *m = NULL;
+    tl_status st = tl_model_desc_from_gguf(th_data_path("models/stories260K.gguf"), &m, NULL);
+    tl_model_desc_free(m);
+    assert_int_equal(th_alloc_live(), 0);
+    th_alloc_uninstall();
+    if (st == TL_OK)
+      break;
+    assert_int_equal(st, TL_ENOMEM);
+  }
 }
 
 int main(void)
