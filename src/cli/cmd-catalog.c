@@ -45,9 +45,10 @@ static int list(tl_catalog *cat, bool json, const char *family, const char *tag)
       continue;
     }
     char a[32], b[32], tags[128] = "";
-    for (size_t t = 0; t < e->n_tags; t++) {
-      strncat(tags, t ? "," : "", sizeof tags - strlen(tags) - 1);
-      strncat(tags, e->tags[t], sizeof tags - strlen(tags) - 1);
+    size_t tl = 0;
+    for (size_t t = 0; t < e->n_tags && tl < sizeof tags; t++) {
+      int w = snprintf(tags + tl, sizeof tags - tl, "%s%s", t ? "," : "", e->tags[t]);
+      tl += w > 0 ? (size_t)w : 0;
     }
     printf("%-36s %-22s %-15s %10s %10s %8u  %s\n", e->id, e->family, e->arch,
            tl_cli_fmt_count(e->params_total, a, sizeof a), tl_cli_fmt_count(e->params_active, b, sizeof b),
