@@ -91,9 +91,10 @@ static bool partition(const tl_tokenizer *tk, const char *text, size_t len, bool
     return true;
   /* Which bytes and byte pairs occur in the text: most special tokens can be
    * skipped without searching for them. */
-  uint64_t *pairs = tl__calloc(1024 + 4, sizeof *pairs), *bytes = pairs + 1024;
+  uint64_t *pairs = tl__calloc(1024 + 4, sizeof *pairs);
   if (!pairs)
     return false;
+  uint64_t *bytes = pairs + 1024;
   for (size_t i = 0; i < len; i++) {
     unsigned b = (unsigned char)text[i];
     bytes[b >> 6] |= 1ull << (b & 63);
