@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "engine/tokenizer-int.h"
 #include "tailor/tailor.h"
 
 static const char *const vocabs[] = {"llama-spm", "phi-3",  "bert-bge",    "gpt-2",
@@ -701,6 +704,70 @@ static void test_alloc_failure(void **state)
   tl_gguf_close(g);
 }
 
+/* ---- pre-tokenizers (tests/data/tokenizer/pretokenize.json) ---- */
+
+static void test_pretokenize(void **state)
+{
+  (void)state;
+  json_error_t jerr;
+  json_t *root = json_load_file(th_data_path("tokenizer/pretokenize.json"), 0, &jerr);
+  if (!root)
+    fail_msg("pretokenize.json: %s at line %d", jerr.text, jerr.line);
+  json_t *cases = json_object_get(root, "cases");
+  assert_true(json_array_size(cases) > 10);
+  size_t i;
+  json_t *c;
+  json_array_foreach(cases, i, c) {
+    const char *pre = json_string_value(json_object_get(c, "pre"));
+    json_t *jt = json_object_get(c, "text"), *want = json_object_get(c, "split");
+    const char *text = json_string_value(jt);
+    size_t len = json_string_length(jt);
+    struct tl__tok_pre *p = NULL;
+    bool im, ab;
+    tl_error err;
+    if (tl__tok_pre_create(pre, &p, &im, &ab, &err) != TL_OK)
+      fail_msg("case %zu: %s", i, err.message);
+    tl__spans sp = {0};
+    assert_int_equal(tl__tok_pre_split(p, text, len, &sp, &err), TL_OK);
+    bool ok = sp.n == json_array_size(want);
+    for (size_t k = 0; ok && k < sp.n; k++) {
+      json_t *w = json_array_get(want, k);
+      ok = json_string_length(w) == sp.v[k].len &&
+           memcmp(json_string_value(w), text + sp.v[k].off, sp.v[k].len) == 0;
+    }
+    if (!ok) {
+      fprintf(stderr, "case %zu (%s) '%s' split as:", i, pre, text);
+      for (size_t k = 0; k < sp.n; k++)
+        fprintf(stderr, " [%.*s]", (int)sp.v[k].len, text + sp.v[k].off);
+      fprintf(stderr, "\n");
+      fail_msg("case %zu: wrong split", i);
+    }
+    tl_free(sp.v);
+    tl__tok_pre_free(p);
+  }
+  json_decref(root);
+
+  /* Every pre-tokenizer name compiles; unknown names are refused. */
+  static const char *const names[] = {
+      "default", "llama3", "llama-v3", "llama-bpe", "dbrx", "smaug-bpe", "deepseek-llm",
+      "deepseek-coder", "deepseek-v3", "falcon", "starcoder", "refact", "command-r", "smollm",
+      "gpt-2", "mpt", "olmo", "qwen2", "stablelm2", "poro-chat", "bloom", "viking", "tekken",
+      "gpt-4o", "llama4", "chatglm-bpe", "codeshell", "exaone", "jais"};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    struct tl__tok_pre *p = NULL;
+    bool im, ab;
+    tl_error err;
+    if (tl__tok_pre_create(names[k], &p, &im, &ab, &err) != TL_OK)
+      fail_msg("%s: %s", names[k], err.message);
+    tl__tok_pre_free(p);
+  }
+  struct tl__tok_pre *p = NULL;
+  bool im, ab;
+  tl_error err;
+  assert_int_equal(tl__tok_pre_create("gpt-3000", &p, &im, &ab, &err), TL_EUNSUPPORTED);
+  assert_non_null(strstr(err.message, "'gpt-3000'"));
+}
+
 /* ---- the CLI ---- */
 
 static void test_cli(void **state)
@@ -757,6 +824,7 @@ int main(void)
       cmocka_unit_test(test_tiny_vocab),
       cmocka_unit_test(test_malformed_vocab),
       cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_pretokenize),
       cmocka_unit_test(test_cli),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
