@@ -665,29 +665,25 @@ static void test_malformed_vocab(void **state)
   expect_error(&b, TL_EUNSUPPORTED, "'no-such-pre'");
 }
 
-/* Every allocation of loading and encoding fails in turn: an error, never a
- * crash or a leak. */
-static void test_alloc_failure(void **state)
+/* Every allocation of loading, encoding and decoding fails in turn: an
+ * error, never a crash or a leak. want: the decoded text. */
+static void alloc_failure_case(tl_gguf *g, const char *text, uint32_t flags, const char *want)
 {
-  (void)state;
-  tl_gguf *g = NULL;
   tl_error err;
-  assert_int_equal(tl_gguf_open(th_data_path("vocab/ggml-vocab-deepseek-llm.gguf"), &g, &err), TL_OK);
-  const char *text = "Hello, y'all! \xc3\xbc 3333 \xe4\xb8\xad";
-  int32_t ids[64];
   bool done = false;
-  for (uint64_t k = 1; !done && k < 2000; k++) {
+  for (uint64_t k = 1; !done && k < 5000; k++) {
     th_alloc_install(k);
     tl_tokenizer *tk = NULL;
     tl_status st = tl_tokenizer_from_gguf(g, &tk, &err);
     if (st == TL_OK) {
+      int32_t ids[64];
       size_t n;
-      st = tl_tokenizer_encode(tk, text, strlen(text), TL_TOK_PARSE_SPECIAL, ids, 64, &n, &err);
+      st = tl_tokenizer_encode(tk, text, strlen(text), flags, ids, 64, &n, &err);
       char *out = NULL;
       if (st == TL_OK)
-        st = tl_tokenizer_decode(tk, ids, n, 0, &out, NULL, &err);
+        st = tl_tokenizer_decode(tk, ids, n, TL_TOK_RENDER_SPECIAL, &out, NULL, &err);
       if (st == TL_OK) {
-        assert_string_equal(out, text);
+        assert_string_equal(out, want);
         tl_free(out);
         done = th_alloc_count() < k; /* nothing failed: every allocation was tried */
       }
@@ -701,6 +697,31 @@ static void test_alloc_failure(void **state)
     th_alloc_uninstall();
   }
   assert_true(done);
+}
+
+static void test_alloc_failure(void **state)
+{
+  (void)state;
+  tl_gguf *g = NULL;
+  tl_error err;
+  assert_int_equal(tl_gguf_open(th_data_path("models/stories260K.gguf"), &g, &err), TL_OK);
+  alloc_failure_case(g, "<s>Once upon a time \xe2\x82\xac", TL_TOK_PARSE_SPECIAL | TL_TOK_ADD_SPECIAL,
+                     "<s><s> Once upon a time \xe2\x82\xac");
+  tl_gguf_close(g);
+
+  /* Byte-level BPE with a pre-tokenizer of six regexes and a control token. */
+  static const char *const toks[] = {"a", "b", "ab", "\xc4\xa0", "<|endoftext|>"};
+  static const char *const merges[] = {"a b"};
+  vocab_spec v = {"gpt2", "deepseek-llm", toks, 5, 0, NULL, 0, merges, 1, NULL, 0, false};
+  bb b = {0};
+  build_vocab(&b, &v);
+  assert_int_equal(tl_gguf_open_memory(b.p, b.n, &g, &err), TL_OK);
+  alloc_failure_case(g, "ab ab<|endoftext|>b", TL_TOK_PARSE_SPECIAL, "ab ab<|endoftext|>b");
+  tl_gguf_close(g);
+  free(b.p);
+
+  assert_int_equal(tl_gguf_open(th_data_path("vocab/ggml-vocab-bert-bge.gguf"), &g, &err), TL_OK);
+  alloc_failure_case(g, "Hello, World!", TL_TOK_ADD_SPECIAL, "[CLS] hello , world ![SEP]"); /* punctuation pieces are word starts */
   tl_gguf_close(g);
 }
 

@@ -14,7 +14,9 @@ static uint64_t hash_bytes(const char *s, size_t n)
   uint64_t h = 1469598103934665603ull; /* FNV-1a 64 */
   for (size_t i = 0; i < n; i++)
     h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-  return h ^ (h >> 29);
+  h ^= h >> 33; /* MurmurHash3's fmix64, so the low bits used as the index are mixed */
+  h *= 0xff51afd7ed558ccdull;
+  return h ^ (h >> 33);
 }
 
 static tl_status strtab_init(tl__strtab *t, uint32_t n)
