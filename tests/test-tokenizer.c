@@ -384,6 +384,9 @@ static void test_special_tokens(void **state)
   assert_int_equal(ids[0], 1);
   assert_int_equal(ids[1], user);
   assert_int_equal(ids[n - 1], end);
+  for (size_t i = 0; i < n; i++) /* Phi-3's special tokens eat the whitespace after them */
+    assert_int_not_equal(ids[i], find(tk, "<0x0A>"));
+  assert_int_equal(ids[2], find(tk, "\xe2\x96\x81Hi"));
   n = encode(tk, "<|user|>\nHi<|end|>", 0, ids, 64);
   for (size_t i = 0; i < n; i++)
     assert_true(ids[i] != user && ids[i] != end && ids[i] != 1);

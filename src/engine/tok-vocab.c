@@ -95,6 +95,7 @@ void tl_tokenizer_free(tl_tokenizer *tk)
   tl__free(tk->len);
   tl__free(tk->score);
   tl__free(tk->type);
+  tl__free(tk->strip);
   tl__free(tk->tokens.slots);
   tl__free(tk->merge_blob);
   tl__free(tk->merge_off);
@@ -149,7 +150,8 @@ static tl_status build_tokens(tl_tokenizer *tk, const tl__tok_vocab_desc *d, tl_
   tk->len = tl__malloc_array(n, sizeof *tk->len);
   tk->score = tl__malloc_array(n, sizeof *tk->score);
   tk->type = tl__malloc_array(n, sizeof *tk->type);
-  if (!tk->blob || !tk->off || !tk->len || !tk->score || !tk->type ||
+  tk->strip = tl__calloc(n, sizeof *tk->strip);
+  if (!tk->blob || !tk->off || !tk->len || !tk->score || !tk->type || !tk->strip ||
       strtab_init(&tk->tokens, n) != TL_OK)
     return tl__error_set(err, TL_ENOMEM, "tokenizer: out of memory for %u tokens", n);
   size_t pos = 0;
@@ -226,6 +228,41 @@ static tl_status build_merges(tl_tokenizer *tk, const tl__tok_vocab_desc *d, tl_
   return TL_OK;
 }
 
+/* Whitespace that special tokens eat next to them. GGUF has no field for it,
+ * so llama.cpp (llama-vocab.cpp) sets it by model name, as the models'
+ * tokenizer.json files do: Phi-3's special tokens strip on the right (not
+ * <unk>, <s>, <|endoftext|>), Jina v2's <mask> strips on the left. */
+static bool name_has(const char *lower, const char *word) { return strstr(lower, word) != NULL; }
+
+static void set_strip(tl_tokenizer *tk, const char *text, uint8_t bit, bool on)
+{
+  int32_t id = tl__tok_lookup(tk, text, strlen(text));
+  if (id < 0)
+    return;
+  tk->strip[id] = (uint8_t)(on ? (tk->strip[id] | bit) : (tk->strip[id] & ~bit));
+}
+
+static void set_strip_rules(tl_tokenizer *tk, const char *name)
+{
+  if (!name)
+    return;
+  char lower[128];
+  size_t n = 0;
+  for (; name[n] && n + 1 < sizeof lower; n++)
+    lower[n] = (char)(name[n] >= 'A' && name[n] <= 'Z' ? name[n] + 32 : name[n]);
+  lower[n] = 0;
+  if (name_has(lower, "jina-v2-de") || name_has(lower, "jina-v2-es") || name_has(lower, "jina-v2-code")) {
+    set_strip(tk, "<mask>", TL__TOK_LSTRIP, true);
+  } else if (name_has(lower, "phi-3") || name_has(lower, "phi3")) {
+    for (uint32_t k = 0; k < tk->n_specials; k++)
+      tk->strip[tk->specials[k]] |= TL__TOK_RSTRIP;
+    set_strip(tk, "</s>", TL__TOK_RSTRIP, true);
+    set_strip(tk, "<unk>", TL__TOK_RSTRIP, false);
+    set_strip(tk, "<s>", TL__TOK_RSTRIP, false);
+    set_strip(tk, "<|endoftext|>", TL__TOK_RSTRIP, false);
+  }
+}
+
 static tl_status build_specials(tl_tokenizer *tk, const tl__tok_vocab_desc *d, tl_error *err)
 {
   /* Model defaults (llama-vocab.cpp): SentencePiece unk 0, bos 1, eos 2;
@@ -295,6 +332,7 @@ static tl_status build_specials(tl_tokenizer *tk, const tl__tok_vocab_desc *d, t
   sort_tk = tk;
   qsort(tk->specials, tk->n_specials, sizeof *tk->specials, by_length_desc);
   sort_tk = NULL;
+  set_strip_rules(tk, d->name);
   return TL_OK;
 }
 

@@ -82,6 +82,11 @@ static bool frags_push(frags *f, int32_t token, size_t off, size_t len)
   return true;
 }
 
+static bool is_space(char c)
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
 /* Splits the raw fragments at every occurrence of each special token's text,
  * longest tokens first, leftmost occurrences first. */
 static bool partition(const tl_tokenizer *tk, const char *text, size_t len, bool parse_special,
@@ -141,12 +146,18 @@ static bool partition(const tl_tokenizer *tk, const char *text, size_t len, bool
         const char *m = end - pos >= tl ? memmem(text + pos, end - pos, t, tl) : NULL;
         if (!m)
           break;
-        size_t at = (size_t)(m - text);
-        if (at > pos && !frags_push(&next, -1, pos, at - pos))
+        size_t at = (size_t)(m - text), left = at;
+        if (tk->strip[id] & TL__TOK_LSTRIP)
+          while (left > pos && is_space(text[left - 1]))
+            left--;
+        if (left > pos && !frags_push(&next, -1, pos, left - pos))
           goto oom;
         if (!frags_push(&next, id, 0, 0))
           goto oom;
         pos = at + tl;
+        if (tk->strip[id] & TL__TOK_RSTRIP)
+          while (pos < end && is_space(text[pos]))
+            pos++;
       }
       if (pos < end && !frags_push(&next, -1, pos, end - pos))
         goto oom;
