@@ -108,13 +108,9 @@ void tl_tokenizer_free(tl_tokenizer *tk)
 static const char *const special_names[TL_TOK_SPECIAL_COUNT] = {
     "bos", "eos", "eot", "eom", "unknown", "padding", "separator", "cls", "mask"};
 
-static const tl_tokenizer *sort_tk; /* qsort has no context argument */
-static int by_length_desc(const void *a, const void *b)
+static int cmp_u64(const void *a, const void *b)
 {
-  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-  uint32_t lx = sort_tk->len[x], ly = sort_tk->len[y];
-  if (lx != ly)
-    return lx > ly ? -1 : 1;
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
 }
 
@@ -322,16 +318,21 @@ static tl_status build_specials(tl_tokenizer *tk, const tl__tok_vocab_desc *d, t
       n++;
   }
   tk->specials = tl__malloc_array(n ? n : 1, sizeof *tk->specials);
-  if (!tk->specials)
+  uint64_t *keys = tl__malloc_array(n ? n : 1, sizeof *keys);
+  if (!tk->specials || !keys) {
+    tl__free(keys);
     return tl__error_set(err, TL_ENOMEM, "tokenizer: out of memory");
+  }
+  /* Sort key: longer text first, then lower id. */
   for (uint32_t i = 0; i < tk->n_vocab; i++) {
     uint8_t t = tk->type[i];
     if (tk->len[i] && (t == TL_TOKEN_CONTROL || t == TL_TOKEN_USER_DEFINED || t == TL_TOKEN_UNKNOWN))
-      tk->specials[tk->n_specials++] = (int32_t)i;
+      keys[tk->n_specials++] = (uint64_t)(UINT32_MAX - tk->len[i]) << 32 | i;
   }
-  sort_tk = tk;
-  qsort(tk->specials, tk->n_specials, sizeof *tk->specials, by_length_desc);
-  sort_tk = NULL;
+  qsort(keys, tk->n_specials, sizeof *keys, cmp_u64);
+  for (uint32_t k = 0; k < tk->n_specials; k++)
+    tk->specials[k] = (int32_t)(keys[k] & UINT32_MAX);
+  tl__free(keys);
   set_strip_rules(tk, d->name);
   return TL_OK;
 }
