@@ -6,6 +6,7 @@
  * vocabularies (hand-built GGUFs), allocation failure, and the CLI. */
 #include "harness.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -728,6 +729,60 @@ static void test_alloc_failure(void **state)
   tl_gguf_close(g);
 }
 
+/* ---- many threads encoding with one tokenizer ---- */
+
+typedef struct thread_job {
+  const tl_tokenizer *tk;
+  const char *const *in;
+  const size_t *in_len;
+  size_t n_in;
+  const int32_t (*want)[256];
+  const size_t *n_want;
+  int failures;
+} thread_job;
+
+static void *encode_all(void *arg)
+{
+  thread_job *j = arg;
+  for (int round = 0; round < 5; round++) {
+    for (size_t i = 0; i < j->n_in; i++) {
+      int32_t got[256];
+      size_t n = 0;
+      if (tl_tokenizer_encode(j->tk, j->in[i], j->in_len[i], 0, got, 256, &n, NULL) != TL_OK ||
+          n != j->n_want[i] || memcmp(got, j->want[i], n * sizeof *got) != 0)
+        j->failures++;
+    }
+  }
+  return NULL;
+}
+
+static void test_threads(void **state)
+{
+  (void)state;
+  tl_tokenizer *tk = load_tokenizer("vocab/ggml-vocab-deepseek-llm.gguf");
+  size_t inp_len;
+  char *inp = th_read_file(th_data_path("vocab/ggml-vocab-deepseek-llm.gguf.inp"), &inp_len);
+  assert_non_null(inp);
+  const char *in[64];
+  size_t in_len[64], n_want[64];
+  static int32_t want[64][256];
+  size_t n_in = split_inputs(inp, inp_len, in, in_len, 64);
+  for (size_t i = 0; i < n_in; i++)
+    assert_int_equal(tl_tokenizer_encode(tk, in[i], in_len[i], 0, want[i], 256, &n_want[i], NULL), TL_OK);
+  pthread_t th[4];
+  thread_job jobs[4];
+  for (int t = 0; t < 4; t++) {
+    jobs[t] = (thread_job){tk, in, in_len, n_in, (const int32_t(*)[256])want, n_want, 0};
+    assert_int_equal(pthread_create(&th[t], NULL, encode_all, &jobs[t]), 0);
+  }
+  for (int t = 0; t < 4; t++) {
+    pthread_join(th[t], NULL);
+    assert_int_equal(jobs[t].failures, 0);
+  }
+  free(inp);
+  tl_tokenizer_free(tk);
+}
+
 /* ---- pre-tokenizers (tests/data/tokenizer/pretokenize.json) ---- */
 
 static void test_pretokenize(void **state)
@@ -848,6 +903,7 @@ int main(void)
       cmocka_unit_test(test_tiny_vocab),
       cmocka_unit_test(test_malformed_vocab),
       cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_threads),
       cmocka_unit_test(test_pretokenize),
       cmocka_unit_test(test_cli),
   };
