@@ -8,5 +8,6 @@
 #include "tailor/hooks.h"
 #include "tailor/hw.h"
 #include "tailor/model.h"
+#include "tailor/plan.h"
 
 #endif
