@@ -9,5 +9,6 @@
 #include "tailor/hw.h"
 #include "tailor/model.h"
 #include "tailor/plan.h"
+#include "tailor/tokenizer.h"
 
 #endif
