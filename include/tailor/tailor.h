@@ -3,6 +3,7 @@
 #ifndef TAILOR_TAILOR_H
 #define TAILOR_TAILOR_H
 
+#include "tailor/catalog.h"
 #include "tailor/error.h"
 #include "tailor/gguf.h"
 #include "tailor/hooks.h"
