@@ -26,6 +26,7 @@ int tl_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 /* Prints "tailor NAME: message" to stderr; returns TL_EXIT_FAILURE. */
 int tl_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+extern const tl_cli_command tl_cli_cmd_probe;
 extern const tl_cli_command tl_cli_cmd_inspect;
 extern const tl_cli_command tl_cli_cmd_catalog;
 

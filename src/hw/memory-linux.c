@@ -88,8 +88,7 @@ static void walk_limit(tl_hw *hw, const tl__hw_src *src, const char *mount, cons
   tl_memory *m = &hw->mem;
   char dir[1024], path[1200];
   snprintf(dir, sizeof dir, "%s%s", mount, strcmp(cgpath, "/") == 0 ? "" : cgpath);
-  snprintf(path, sizeof path, "%s/%s", dir, usage_file);
-  if (!tl__hw_exists(src, dir) || !tl__hw_exists(src, path))
+  if (!tl__hw_exists(src, dir))
     snprintf(dir, sizeof dir, "%s", mount);
   bool usage_read = false;
   for (;;) {
@@ -140,6 +139,7 @@ static void read_cgroup(tl_hw *hw, const tl__hw_src *src)
       malformed = true;
       continue;
     }
+    *c1 = '\0';
     *c2 = '\0';
     const char *ctrls = c1 + 1, *path = c2 + 1;
     if (strcmp(line, "0") == 0 && *ctrls == '\0') {

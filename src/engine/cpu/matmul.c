@@ -1,0 +1,119 @@
+/* Matrix multiply Y[m][n] = sum_k W[n][k] * X[m][k] for any weight type.
+ * X is first quantized into the weight type's activation format (in the
+ * caller's scratch), then the output is split across the pool's threads by
+ * ranges of W rows. Decode (m = 1) streams each thread's W rows once at memory
+ * bandwidth; prefill (m > 1) walks W in groups of TL__TILE_MAX_W rows and, for
+ * each group, all X rows in groups of TL__TILE_MAX_X, so every weight block is
+ * read from memory once and reused from cache across the activation rows. */
+#include "engine/cpu/internal.h"
+
+size_t tl__cpu_act_row_bytes(tl_qtype wtype, int64_t k)
+{
+  const tl__qtype_traits *tr = tl__qtype_traits_get(wtype);
+  return tr ? tl__row_bytes(tr->vec_dot_type, k) : 0;
+}
+
+size_t tl__cpu_matmul_scratch_bytes(tl_qtype wtype, int64_t m, int64_t k)
+{
+  const tl__qtype_traits *tr = tl__qtype_traits_get(wtype);
+  if (!tr || tr->vec_dot_type == TL_QTYPE_F32)
+    return 0; /* float activations are read in place */
+  return (size_t)m * tl__cpu_act_row_bytes(wtype, k);
+}
+
+typedef struct mm_ctx {
+  const tl__matmul_args *a;
+  const tl__cpu_kernels *kern;
+  tl__quantize_fn quant;
+  const char *xq;   /* quantized X */
+  size_t xq_stride; /* bytes */
+  size_t act_row;   /* bytes of one quantized row */
+} mm_ctx;
+
+static void quantize_task(void *p, int ith, int nth)
+{
+  const mm_ctx *c = p;
+  const tl__matmul_args *a = c->a;
+  for (int64_t i = ith; i < a->m; i += nth)
+    c->quant(a->x + (size_t)i * a->x_stride, (char *)a->scratch + (size_t)i * c->act_row, a->k);
+}
+
+/* Rows [lo, hi) of W for thread ith of nth, in multiples of `align` rows. */
+static void split_rows(int64_t n, int ith, int nth, int64_t align, int64_t *lo, int64_t *hi)
+{
+  int64_t units = (n + align - 1) / align;
+  int64_t per = units / nth, extra = units % nth;
+  int64_t u0 = ith * per + (ith < extra ? ith : extra);
+  int64_t u1 = u0 + per + (ith < extra ? 1 : 0);
+  *lo = u0 * align < n ? u0 * align : n;
+  *hi = u1 * align < n ? u1 * align : n;
+}
+
+static void matvec_task(void *p, int ith, int nth)
+{
+  const mm_ctx *c = p;
+  const tl__matmul_args *a = c->a;
+  const tl__vec_dot_fn dot = c->kern->vec_dot[a->wtype];
+  int64_t lo, hi;
+  split_rows(a->n, ith, nth, 16, &lo, &hi);
+  const char *w = (const char *)a->w;
+  for (int64_t j = lo; j < hi; j++)
+    a->y[j] = dot(a->k, w + (size_t)j * a->w_stride, c->xq);
+}
+
+static void matmul_task(void *p, int ith, int nth)
+{
+  const mm_ctx *c = p;
+  const tl__matmul_args *a = c->a;
+  const tl__vec_dot_tile_fn tile = c->kern->vec_dot_tile[a->wtype];
+  int64_t lo, hi;
+  split_rows(a->n, ith, nth, TL__TILE_MAX_W, &lo, &hi);
+  const char *w = (const char *)a->w;
+  for (int64_t j = lo; j < hi; j += TL__TILE_MAX_W) {
+    const int nw = (int)(hi - j < TL__TILE_MAX_W ? hi - j : TL__TILE_MAX_W);
+    for (int64_t i = 0; i < a->m; i += TL__TILE_MAX_X) {
+      const int nx = (int)(a->m - i < TL__TILE_MAX_X ? a->m - i : TL__TILE_MAX_X);
+      tile(a->k, w + (size_t)j * a->w_stride, a->w_stride, nw, c->xq + (size_t)i * c->xq_stride,
+           c->xq_stride, nx, a->y + (size_t)i * a->y_stride + (size_t)j, a->y_stride);
+    }
+  }
+}
+
+tl_status tl__cpu_matmul(const tl__matmul_args *a, tl__threadpool *tp)
+{
+  const tl__qtype_traits *tr = tl__qtype_traits_get(a->wtype);
+  if (!tr || !tl__qtype_is_weight(a->wtype))
+    return TL_EINVAL;
+  if (a->k <= 0 || a->k % tr->block_elems != 0 || a->n <= 0 || a->m <= 0)
+    return TL_EINVAL;
+  if (a->w_stride < tl__row_bytes(a->wtype, a->k) || (a->m > 1 && a->y_stride < (size_t)a->n))
+    return TL_EINVAL;
+  mm_ctx c = {.a = a, .kern = a->kernels ? a->kernels : tl__cpu_kernels_get()};
+  c.act_row = tl__cpu_act_row_bytes(a->wtype, a->k);
+  if (a->xq) {
+    c.xq = a->xq;
+    c.xq_stride = a->xq_stride;
+  } else if (tr->vec_dot_type == TL_QTYPE_F32) {
+    if (a->m > 1 && a->x_stride < (size_t)a->k)
+      return TL_EINVAL;
+    c.xq = (const char *)a->x;
+    c.xq_stride = a->x_stride * sizeof(float);
+  } else {
+    if (!a->scratch || a->scratch_bytes < tl__cpu_matmul_scratch_bytes(a->wtype, a->m, a->k))
+      return TL_EINVAL;
+    if (a->m > 1 && a->x_stride < (size_t)a->k)
+      return TL_EINVAL;
+    c.quant = c.kern->quantize_act[tr->vec_dot_type];
+    c.xq = a->scratch;
+    c.xq_stride = c.act_row;
+    if (a->m == 1)
+      quantize_task(&c, 0, 1);
+    else
+      tl__threadpool_run(tp, quantize_task, &c);
+  }
+  if (a->m == 1)
+    tl__threadpool_run(tp, matvec_task, &c);
+  else
+    tl__threadpool_run(tp, matmul_task, &c);
+  return TL_OK;
+}
