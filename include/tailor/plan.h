@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tailor/catalog.h"
 #include "tailor/error.h"
 #include "tailor/hw.h"
 #include "tailor/model.h"
@@ -123,8 +124,12 @@ typedef struct tl_plan_settings {
 } tl_plan_settings;
 
 void tl_plan_settings_init(tl_plan_settings *s);
+/* Copies what a catalog entry says about quality (its "quality" score) and
+ * family into s. */
+void tl_plan_settings_from_catalog(tl_plan_settings *s, const tl_catalog_entry *e);
 
-#define TL_PLAN_MAX_DEVICES (TL_HW_MAX_GPUS + 1)
+/* A plan uses the host and at most 16 GPUs (one node). */
+#define TL_PLAN_MAX_DEVICES 17
 #define TL_PLAN_MAX_NOTES 8
 #define TL_PLAN_HOST 0 /* device index of the host (CPU and system RAM) */
 
@@ -233,6 +238,8 @@ tl_status tl_sort_key_parse(const char *s, tl_sort_key *out);
 typedef struct tl_fit_row {
   char id[64];                 /* catalog id or file path (truncated) */
   char name[128];
+  char family[32];
+  char license[32];
   tl_ftype ftype;
   uint64_t n_params;
   uint64_t n_params_active;
@@ -245,6 +252,35 @@ typedef struct tl_fit_row {
  * Marks, per id, the row with the highest quality that fits at level GOOD or
  * better (else the best that fits) as best_quant. */
 void tl_fit_rank(tl_fit_row *rows, size_t n, tl_sort_key key);
+
+/* What `tailor fit` asks: settings for every plan, filters on the catalog,
+ * and the quantizations to try. Zero / NULL fields do not filter. */
+typedef struct tl_fit_query {
+  tl_plan_settings settings;
+  const char *family;        /* prefix of the catalog family, case-insensitive ("qwen") */
+  const char *license;       /* exact license id, case-insensitive */
+  const char *tag;           /* the entry has this tag */
+  uint32_t min_context;      /* the model's own context >= this */
+  uint64_t max_params;       /* total parameters <= this */
+  int max_level;             /* keep rows at this tl_fit_level or better; -1 = all */
+  const tl_ftype *ftypes;    /* NULL: tl_tune_ftypes(hw) */
+  size_t n_ftypes;
+} tl_fit_query;
+
+void tl_fit_query_init(tl_fit_query *q);
+
+/* One row: m on hw with s; the row's id/name come from m (catalog id when
+ * set, else its source). The same call tune makes for each candidate. */
+tl_status tl_fit_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_settings *s, tl_fit_row *row,
+                       tl_error *err);
+
+/* Every catalog entry that passes the filters at every quantization of the
+ * query: *rows (free with tl_free) and *n, ranked by key. Entries whose
+ * description cannot be built are skipped with a log line. For a use case
+ * other than general only entries tagged with it are kept; embedding-only
+ * models are kept only for the embedding use case. */
+tl_status tl_fit_catalog(const tl_catalog *c, const tl_hw *hw, const tl_fit_query *q, tl_sort_key key,
+                         tl_fit_row **rows, size_t *n, tl_error *err);
 
 /* ---- tune ---- */
 
@@ -305,6 +341,14 @@ size_t tl_tune_ftypes(const tl_hw *hw, tl_ftype *out, size_t max);
  * `preferred`: the profile's order; the first that fits is recommended, else
  * the first that fits at all. */
 void tl_tune_choose(tl_tune_result *r, tl_tune_profile profile, tl_ftype forced);
+
+/* The whole of `tailor tune`: one plan per candidate quantization of m
+ * (tl_tune_ftypes, plus forced when it is not among them; pass (tl_ftype)-1
+ * for none) on hw with s, each through tl_fit_model on m re-typed by the
+ * mixture rule (m itself for its own file type), then tl_tune_choose.
+ * TL_OK also when nothing fits (out->recommended == -1). */
+tl_status tl_tune_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_settings *s,
+                        tl_tune_profile profile, tl_ftype forced, tl_tune_result *out, tl_error *err);
 
 #ifdef __cplusplus
 }

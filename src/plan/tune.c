@@ -4,10 +4,13 @@
  * else the first that fits at all. The plans themselves come from
  * tl_plan_estimate on the model re-typed to each candidate, so tune shows
  * exactly the figures fit shows for the same inputs. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base/error-int.h"
 #include "internal.h"
+#include "tailor/quant.h"
 
 static const char *const profile_names[] = {"balanced", "quality", "fast"};
 static const char *const tier_names[] = {"Baseline", "NearLossless", "Good", "Acceptable", "Degraded"};
@@ -115,4 +118,98 @@ void tl_tune_choose(tl_tune_result *r, tl_tune_profile profile, tl_ftype forced)
   }
   if (r->recommended >= 0)
     r->candidates[r->recommended].recommended = true;
+}
+
+/* m re-typed to ftype by the mixture rule, keeping what m says about itself.
+ * m itself when it already is that mixture. */
+static tl_status retype(const tl_model_desc *m, tl_ftype ftype, tl_model_desc **out, tl_error *err)
+{
+  tl_model_desc *d = NULL;
+  tl_status st = tl_model_desc_from_hparams(&m->hp, ftype, &d, err);
+  if (st != TL_OK)
+    return st;
+  d->source_kind = m->source_kind;
+  snprintf(d->source, sizeof d->source, "%s", m->source);
+  snprintf(d->name, sizeof d->name, "%s", m->name);
+  snprintf(d->license, sizeof d->license, "%s", m->license);
+  snprintf(d->catalog_id, sizeof d->catalog_id, "%s", m->catalog_id);
+  d->has_chat_template = m->has_chat_template;
+  d->has_tokenizer = m->has_tokenizer;
+  *out = d;
+  return TL_OK;
+}
+
+static void label_of(const tl_hw *hw, tl_ftype f, char *buf, size_t n)
+{
+  if (hw && is_apple(hw)) {
+    const char *bits = NULL;
+    switch (f) {
+    case TL_FTYPE_Q8_0: bits = "8-bit"; break;
+    case TL_FTYPE_Q6_K: bits = "6-bit"; break;
+    case TL_FTYPE_Q4_K_M: bits = "4-bit"; break;
+    case TL_FTYPE_Q3_K_M: bits = "3-bit"; break;
+    case TL_FTYPE_Q2_K: bits = "2-bit"; break;
+    default: break;
+    }
+    if (bits) {
+      snprintf(buf, n, "%s", bits);
+      return;
+    }
+  }
+  snprintf(buf, n, "%s", tl_ftype_name(f));
+}
+
+tl_status tl_tune_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_settings *s,
+                        tl_tune_profile profile, tl_ftype forced, tl_tune_result *out, tl_error *err)
+{
+  if (!m || !hw || !out)
+    return tl__error_set(err, TL_EINVAL, "tune: NULL argument");
+  tl_ftype ft[TL_TUNE_MAX_CANDIDATES];
+  size_t n = tl_tune_ftypes(hw, ft, TL_TUNE_MAX_CANDIDATES - 1);
+  if ((int)forced >= 0) {
+    bool present = false;
+    for (size_t i = 0; i < n; i++)
+      present |= ft[i] == forced;
+    if (!present)
+      ft[n++] = forced;
+  }
+  memset(out, 0, sizeof *out);
+  out->recommended = -1;
+  tl_status last = TL_OK;
+  tl_error last_err = {0};
+  for (size_t i = 0; i < n; i++) {
+    tl_model_desc *d = NULL;
+    const tl_model_desc *use = m;
+    if (!(m->ftype_known && m->ftype == ft[i]) || m->n_tensors == 0) {
+      tl_status st = retype(m, ft[i], &d, &last_err);
+      if (st == TL_ENOMEM)
+        return tl__error_set(err, st, "tune: out of memory");
+      if (st != TL_OK) {
+        last = st;
+        continue;
+      }
+      use = d;
+    }
+    tl_tune_candidate *c = &out->candidates[out->n_candidates];
+    memset(c, 0, sizeof *c);
+    c->ftype = ft[i];
+    label_of(hw, ft[i], c->label, sizeof c->label);
+    tl_fit_row row;
+    tl_status st = tl_fit_model(use, hw, s, &row, &last_err);
+    tl_model_desc_free(d);
+    if (st == TL_ENOMEM)
+      return tl__error_set(err, st, "tune: out of memory");
+    if (st != TL_OK) {
+      last = st;
+      continue;
+    }
+    c->plan = row.plan;
+    c->ctx_is_model_max = m->hp.n_ctx_train && c->plan.n_ctx_max >= m->hp.n_ctx_train;
+    out->n_candidates++;
+  }
+  if (out->n_candidates == 0)
+    return tl__error_set(err, last != TL_OK ? last : TL_EINVAL, "tune: no candidate could be planned: %s",
+                         last_err.message);
+  tl_tune_choose(out, profile, forced);
+  return TL_OK;
 }

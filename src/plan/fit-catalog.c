@@ -1,0 +1,132 @@
+/* `tailor fit` as a library call: every catalog entry that passes the
+ * filters, at every quantization asked, through the one estimator
+ * (tl_plan_estimate via tl_fit_model, the call tune makes too), ranked. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/alloc-int.h"
+#include "base/error-int.h"
+#include "base/log-int.h"
+#include "internal.h"
+#include "tailor/quant.h"
+
+void tl_plan_settings_from_catalog(tl_plan_settings *s, const tl_catalog_entry *e)
+{
+  if (!e)
+    return;
+  s->quality_benchmark = e->has_quality ? e->quality_score : -1;
+  snprintf(s->family, sizeof s->family, "%s", e->family ? e->family : "");
+}
+
+void tl_fit_query_init(tl_fit_query *q)
+{
+  memset(q, 0, sizeof *q);
+  tl_plan_settings_init(&q->settings);
+  q->max_level = -1;
+}
+
+tl_status tl_fit_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_settings *s, tl_fit_row *row,
+                       tl_error *err)
+{
+  if (!m || !row)
+    return tl__error_set(err, TL_EINVAL, "fit: NULL model or row");
+  tl_fit_row r;
+  memset(&r, 0, sizeof r);
+  snprintf(r.id, sizeof r.id, "%s", m->catalog_id[0] ? m->catalog_id : m->source);
+  snprintf(r.name, sizeof r.name, "%s", m->name[0] ? m->name : r.id);
+  snprintf(r.family, sizeof r.family, "%s", s && s->family[0] ? s->family : m->hp.arch_name);
+  snprintf(r.license, sizeof r.license, "%s", m->license);
+  r.ftype = m->ftype;
+  r.n_params = m->n_params;
+  r.n_params_active = m->n_params_active;
+  r.n_ctx_train = m->hp.n_ctx_train;
+  tl_status st = tl_plan_estimate(m, hw, s, &r.plan, err);
+  if (st != TL_OK)
+    return st;
+  *row = r;
+  return TL_OK;
+}
+
+static bool has_tag(const tl_catalog_entry *e, const char *tag)
+{
+  for (size_t i = 0; i < e->n_tags; i++)
+    if (strcasecmp(e->tags[i], tag) == 0)
+      return true;
+  return false;
+}
+
+static bool keep_entry(const tl_catalog_entry *e, const tl_fit_query *q)
+{
+  if (q->family && strncasecmp(e->family ? e->family : "", q->family, strlen(q->family)) != 0)
+    return false;
+  if (q->license && strcasecmp(e->license ? e->license : "", q->license) != 0)
+    return false;
+  if (q->tag && !has_tag(e, q->tag))
+    return false;
+  if (q->min_context && e->context_length < q->min_context)
+    return false;
+  if (q->max_params && e->params_total > q->max_params)
+    return false;
+  tl_use_case u = q->settings.use_case;
+  if (u != TL_USE_GENERAL && !has_tag(e, tl_use_case_name(u)))
+    return false;
+  if (u != TL_USE_EMBEDDING && e->n_tags == 1 && has_tag(e, "embedding"))
+    return false;
+  return true;
+}
+
+tl_status tl_fit_catalog(const tl_catalog *c, const tl_hw *hw, const tl_fit_query *q, tl_sort_key key,
+                         tl_fit_row **rows, size_t *n, tl_error *err)
+{
+  if (!c || !hw || !q || !rows || !n)
+    return tl__error_set(err, TL_EINVAL, "fit: NULL argument");
+  tl_ftype ladder[TL_TUNE_MAX_CANDIDATES];
+  const tl_ftype *ft = q->ftypes;
+  size_t nft = q->n_ftypes;
+  if (!ft) {
+    nft = tl_tune_ftypes(hw, ladder, TL_TUNE_MAX_CANDIDATES);
+    ft = ladder;
+  }
+  size_t count = tl_catalog_count(c), cap = count * nft, used = 0;
+  tl_fit_row *out = cap ? tl__malloc_array(cap, sizeof *out) : NULL;
+  if (cap && !out)
+    return tl__error_set(err, TL_ENOMEM, "fit: out of memory for %zu rows", cap);
+  for (size_t i = 0; i < count; i++) {
+    const tl_catalog_entry *e = tl_catalog_at(c, i);
+    if (!keep_entry(e, q))
+      continue;
+    tl_plan_settings s = q->settings;
+    tl_plan_settings_from_catalog(&s, e);
+    for (size_t k = 0; k < nft; k++) {
+      tl_model_desc *m = NULL;
+      tl_error e2;
+      tl_status st = tl_model_desc_from_catalog(c, e->id, ft[k], &m, &e2);
+      if (st == TL_ENOMEM) {
+        tl__free(out);
+        return tl__error_set(err, TL_ENOMEM, "fit: out of memory describing '%s'", e->id);
+      }
+      if (st != TL_OK) {
+        tl__debug("fit: skipping %s at %s: %s", e->id, tl_ftype_name(ft[k]), e2.message);
+        continue;
+      }
+      st = tl_fit_model(m, hw, &s, &out[used], &e2);
+      tl_model_desc_free(m);
+      if (st == TL_ENOMEM) {
+        tl__free(out);
+        return tl__error_set(err, TL_ENOMEM, "fit: out of memory planning '%s'", e->id);
+      }
+      if (st != TL_OK) {
+        tl__debug("fit: skipping %s at %s: %s", e->id, tl_ftype_name(ft[k]), e2.message);
+        continue;
+      }
+      if (q->max_level >= 0 && (int)out[used].plan.level > q->max_level)
+        continue;
+      used++;
+    }
+  }
+  tl_fit_rank(out, used, key);
+  *rows = out;
+  *n = used;
+  return TL_OK;
+}
