@@ -324,10 +324,15 @@ typedef struct tl_tune_candidate {
 
 #define TL_TUNE_MAX_CANDIDATES 16
 
+#define TL_PLAN_COMMAND_MAX 1024
+
 typedef struct tl_tune_result {
   size_t n_candidates;
   tl_tune_candidate candidates[TL_TUNE_MAX_CANDIDATES];
   int recommended;         /* index, -1 when nothing fits */
+  /* copy-paste commands for the recommended candidate, one per runtime
+   * (index tl_runtime), each from that runtime's own plan; "" when none fits */
+  char commands[TL_RUNTIME_COUNT][TL_PLAN_COMMAND_MAX];
 } tl_tune_result;
 
 /* The quantizations tune tries for a model on this machine: BF16 (or F16),
@@ -349,6 +354,24 @@ void tl_tune_choose(tl_tune_result *r, tl_tune_profile profile, tl_ftype forced)
  * TL_OK also when nothing fits (out->recommended == -1). */
 tl_status tl_tune_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_settings *s,
                         tl_tune_profile profile, tl_ftype forced, tl_tune_result *out, tl_error *err);
+
+/* ---- commands and JSON ---- */
+
+/* A command line that runs plan p of model m (opened from src) with the
+ * plan's runtime: `tailor run`, `llama-server`, an Ollama Modelfile +
+ * `ollama run`, or `vllm serve`, with the plan's context, GPU layers, flash
+ * attention, KV types, parallel sequences, tensor parallelism. Writes at most
+ * n bytes (NUL-terminated); TL_ELIMIT when it does not fit. */
+tl_status tl_plan_command(const tl_plan *p, const tl_model_desc *m, const char *src, char *buf, size_t n,
+                          tl_error *err);
+
+/* The documented JSON objects (docs/json.md, "plan"). *out is
+ * NUL-terminated, free with tl_free. */
+tl_status tl_plan_to_json(const tl_plan *p, char **out, tl_error *err);
+/* {"schema_version":1, "rows":[{id, name, quant, params, best_quant, plan}...]} */
+tl_status tl_fit_rows_to_json(const tl_fit_row *rows, size_t n, char **out, tl_error *err);
+/* {"schema_version":1, "recommended": i|null, "candidates":[...], "commands":{...}} */
+tl_status tl_tune_to_json(const tl_tune_result *r, char **out, tl_error *err);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/alloc-int.h"
 #include "base/error-int.h"
 #include "internal.h"
 #include "tailor/quant.h"
@@ -159,6 +160,50 @@ static void label_of(const tl_hw *hw, tl_ftype f, char *buf, size_t n)
   snprintf(buf, n, "%s", tl_ftype_name(f));
 }
 
+/* One command per runtime for the recommended mixture, each from that
+ * runtime's own plan at the asked context, or the largest that fits. */
+static tl_status fill_commands(const tl_model_desc *m, const tl_hw *hw, const tl_plan_settings *s,
+                               tl_tune_result *out, tl_error *err)
+{
+  const tl_tune_candidate *c = &out->candidates[out->recommended];
+  tl_model_desc *d = NULL;
+  const tl_model_desc *use = m;
+  if (!(m->ftype_known && m->ftype == c->ftype) || m->n_tensors == 0) {
+    tl_status st = retype(m, c->ftype, &d, err);
+    if (st != TL_OK)
+      return st;
+    use = d;
+  }
+  tl_plan *p = tl__malloc(sizeof *p);
+  if (!p) {
+    tl_model_desc_free(d);
+    return tl__error_set(err, TL_ENOMEM, "tune: out of memory");
+  }
+  tl_status st = TL_OK;
+  for (int k = 0; k < TL_RUNTIME_COUNT && st == TL_OK; k++) {
+    tl_plan_settings sk;
+    if (s)
+      sk = *s;
+    else
+      tl_plan_settings_init(&sk);
+    sk.runtime = (tl_runtime)k;
+    if (k == TL_RUNTIME_VLLM) {
+      sk.n_gpu_layers = -1;
+      sk.mode = -1;
+    }
+    st = tl_plan_estimate(use, hw, &sk, p, err);
+    if (st == TL_OK && !p->fits && p->n_ctx_max > 0) {
+      sk.n_ctx = p->n_ctx_max;
+      st = tl_plan_estimate(use, hw, &sk, p, err);
+    }
+    if (st == TL_OK && p->fits)
+      st = tl_plan_command(p, use, m->source, out->commands[k], sizeof out->commands[k], err);
+  }
+  tl__free(p);
+  tl_model_desc_free(d);
+  return st;
+}
+
 tl_status tl_tune_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_settings *s,
                         tl_tune_profile profile, tl_ftype forced, tl_tune_result *out, tl_error *err)
 {
@@ -211,5 +256,7 @@ tl_status tl_tune_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_s
     return tl__error_set(err, last != TL_OK ? last : TL_EINVAL, "tune: no candidate could be planned: %s",
                          last_err.message);
   tl_tune_choose(out, profile, forced);
+  if (out->recommended >= 0)
+    return fill_commands(m, hw, s, out, err);
   return TL_OK;
 }
