@@ -41,11 +41,14 @@ static void add_tensor(model *m, size_t cap, const char *name, json_t *shape, co
  * rule's own ordering is exercised. */
 static model build_model(json_t *jm)
 {
-  json_t *global = json_object_get(jm, "global"), *layer = json_object_get(jm, "layer");
+  json_t *global = json_object_get(jm, "global"), *layers = json_object_get(jm, "layer");
+  json_t *dense = json_object_get(jm, "dense_layer"); /* leading dense layers (deepseek) */
+  size_t n_dense = (size_t)json_integer_value(json_object_get(jm, "n_dense_lead"));
   size_t n_layer = (size_t)json_integer_value(json_object_get(jm, "n_layer"));
-  size_t cap = json_array_size(global) + n_layer * json_array_size(layer);
+  size_t cap = json_array_size(global) + n_layer * (json_array_size(layers) + json_array_size(dense));
   model m = {calloc(cap, sizeof *m.t), calloc(cap, sizeof *m.names), 0};
   for (size_t l = n_layer; l-- > 0;) {
+    json_t *layer = l < n_dense ? dense : layers;
     for (size_t k = json_array_size(layer); k-- > 0;) {
       json_t *row = json_array_get(layer, k);
       char name[TL_TENSOR_NAME_MAX];
