@@ -55,7 +55,7 @@ static int option_value(const char *name, int argc, char **argv, int *i, const c
 
 int tl_cli_hw_parse(tl_cli_hw_opts *o, int argc, char **argv, int *i, const char *cmd)
 {
-  const char *v;
+  const char *v = NULL;
   int r;
   if ((r = option_value("--hardware", argc, argv, i, &v, cmd)) != 0) {
     if (r == 1)

@@ -350,7 +350,7 @@ void tl__hw_cpu_os(tl_hw *hw, const tl__hw_src *src)
   if (src->live) {
     struct utsname u;
     if (uname(&u) == 0)
-      snprintf(cpu->arch, sizeof cpu->arch, "%s", u.machine);
+      snprintf(cpu->arch, sizeof cpu->arch, "%.15s", u.machine);
   } else if (ci_ok) {
     snprintf(cpu->arch, sizeof cpu->arch, "%s", ci.is_arm ? "aarch64" : "x86_64");
   }

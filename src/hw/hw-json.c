@@ -336,7 +336,7 @@ static void read_gpu(rd *r, json_t *o, tl_gpu *g, tl_hw *hw)
   get_dbl(r, o, S, "power_limit_w", &g->power_limit_w);
   g->index = (int)(g - hw->gpus);
   get_int(r, o, S, "index", &g->index);
-  if (!g->vram_total && r->st == TL_OK)
+  if (!g->vram_total && !json_object_get(o, "vram_total_bytes") && r->st == TL_OK)
     fail(r, "hardware json: gpus[]: '%s' has no vram_total_bytes%s", g->name, "");
 }
 
@@ -358,10 +358,11 @@ tl_status tl_hw_from_json(const char *text, size_t len, tl_hw *out, tl_error *er
     json_decref(root);
     return tl__error_set(err, TL_EFORMAT, "hardware json: schema_version (integer) is required");
   }
-  if (json_integer_value(ver) > TL_HW_SCHEMA_VERSION || json_integer_value(ver) < 1) {
+  long long version = (long long)json_integer_value(ver);
+  if (version > TL_HW_SCHEMA_VERSION || version < 1) {
     json_decref(root);
     return tl__error_set(err, TL_EUNSUPPORTED, "hardware json: schema_version %lld is not supported (this is %d)",
-                         (long long)json_integer_value(ver), TL_HW_SCHEMA_VERSION);
+                         version, TL_HW_SCHEMA_VERSION);
   }
   tl_hw *hw = tl__calloc(1, sizeof *hw);
   if (!hw) {

@@ -150,7 +150,9 @@ static void gpu_model_slug(const tl_gpu *g, char *out, size_t n)
     p += 8;
   if (strncmp(p, "radeon_", 7) == 0)
     p += 7;
-  snprintf(out, n, "%s", p);
+  size_t len = strlen(p) < n - 1 ? strlen(p) : n - 1;
+  memcpy(out, p, len);
+  out[len] = '\0';
 }
 
 static const char *cpu_isa_tier(const tl_cpu *c)
