@@ -308,10 +308,23 @@ static void test_unified_memory(void **state)
   tl_plan_settings s = settings(TL_RUNTIME_LLAMACPP, 8192);
   tl_plan *p = estimate(m, &hw, &s);
   assert_int_equal(p->mode, TL_RUN_GPU);
-  /* one pool: the GPU's share is taken from what the host offers */
+  /* one pool: the GPU maps up to its share; host and GPU together fit in RAM */
   assert_int_equal(p->devices[1].available, 48 * GIB);
-  assert_int_equal(p->devices[0].available, 64 * GIB - p->devices[0].headroom - 48 * GIB);
+  assert_int_equal(p->devices[0].available, 64 * GIB - p->devices[0].headroom);
   assert_int_equal(p->devices[1].bytes[TL_MEM_OVERHEAD], 0);
+  assert_int_equal(p->available, p->devices[0].available);
+  free(p);
+  /* a share as large as all of RAM (a described Mac) still leaves the host its part */
+  hw.gpus[0].vram_total = hw.gpus[0].vram_free = 64 * GIB;
+  p = estimate(m, &hw, &s);
+  assert_true(p->fits);
+  assert_int_equal(p->mode, TL_RUN_GPU);
+  /* a pool too small for both fails even though the GPU share alone would hold the layers */
+  free(p);
+  hw.mem.usable = hw.mem.available = hw.mem.total = 6 * GIB;
+  hw.gpus[0].vram_total = hw.gpus[0].vram_free = 5 * GIB;
+  p = estimate(m, &hw, &s);
+  assert_false(p->fits);
   free(p);
   free_model(m);
   json_decref(root);

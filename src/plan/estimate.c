@@ -46,12 +46,14 @@ static void sum_up(const tl__runtime *rt, const tl__pmodel *pm, tl_plan *p)
     for (int c = 0; c < TL_MEM_COUNT; c++)
       p->bytes[c] += dev->bytes[c];
     p->required += dev->used;
-    p->available += dev->available;
+    if (!dev->unified)
+      p->available += dev->available; /* a unified GPU's share is part of the host's pool */
     if (d > 0) {
       p->gpu_required += dev->used;
       p->gpu_available += dev->available;
     }
-    double u = dev->available ? (double)dev->used / (double)dev->available : (dev->used ? 1e9 : 0);
+    uint64_t used = d == 0 ? tl__pool_used(p) : dev->used;
+    double u = dev->available ? (double)used / (double)dev->available : (used ? 1e9 : 0);
     if (u > p->utilisation)
       p->utilisation = u;
   }

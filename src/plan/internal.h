@@ -86,6 +86,9 @@ uint64_t tl__host_headroom(const tl_hw *hw);
  * fills devices, layer/expert maps, memory per device, mode and fits. */
 tl_status tl__place_layers(const tl__runtime *rt, const tl__pmodel *pm, const tl_hw *hw,
                            tl_plan *p, tl_error *err);
+/* Bytes drawn from system RAM: the host's and every unified GPU's. */
+uint64_t tl__pool_used(const tl_plan *p);
+
 /* Placement for vLLM (GPU only, tensor parallel, paged KV). */
 tl_status tl__place_vllm(const tl__pmodel *pm, const tl_hw *hw, tl_plan *p, tl_error *err);
 /* vLLM: KV cells per sequence rounded up to its 16-token blocks. */

@@ -150,6 +150,6 @@ tl_status tl__place_vllm(const tl__pmodel *pm, const tl_hw *hw, tl_plan *p, tl_e
   p->output_device = 1;
   p->n_gpu_layers = pm->n_layer;
   p->mode = TL_RUN_GPU;
-  p->fits = fits && host->used <= host->available;
+  p->fits = fits && tl__pool_used(p) <= host->available;
   return TL_OK;
 }
