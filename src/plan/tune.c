@@ -1,7 +1,7 @@
 /* tune: one plan per quantization candidate of one model, a quality tier and
  * fit status for each, and the recommendation: the first of the profile's
  * preferred list that fits entirely (on GPU, or on a machine without one),
- * else the first that fits at all. The plans themselves come from
+ * else the first of that list that fits as a hybrid, else any that fits. The plans themselves come from
  * tl_plan_estimate on the model re-typed to each candidate, so tune shows
  * exactly the figures fit shows for the same inputs. */
 #include <stdio.h>
@@ -107,12 +107,16 @@ void tl_tune_choose(tl_tune_result *r, tl_tune_profile profile, tl_ftype forced)
     size_t np = profile == TL_PROFILE_QUALITY ? sizeof pref_quality / sizeof pref_quality[0]
                 : profile == TL_PROFILE_FAST ? sizeof pref_fast / sizeof pref_fast[0]
                                              : sizeof pref_balanced / sizeof pref_balanced[0];
-    for (size_t k = 0; k < np && r->recommended < 0; k++)
-      for (size_t i = 0; i < r->n_candidates; i++)
-        if (r->candidates[i].ftype == pref[k] && r->candidates[i].status == TL_TUNE_FITS) {
-          r->recommended = (int)i;
-          break;
-        }
+    /* first pass: entirely on the GPU (or a CPU-only machine); second pass:
+     * hybrids, still in the profile's order; last: anything that fits */
+    for (int pass = 0; pass < 2 && r->recommended < 0; pass++)
+      for (size_t k = 0; k < np && r->recommended < 0; k++)
+        for (size_t i = 0; i < r->n_candidates; i++)
+          if (r->candidates[i].ftype == pref[k] && r->candidates[i].plan.fits &&
+              (pass == 1 || r->candidates[i].status == TL_TUNE_FITS)) {
+            r->recommended = (int)i;
+            break;
+          }
     for (size_t i = 0; i < r->n_candidates && r->recommended < 0; i++)
       if (r->candidates[i].plan.fits)
         r->recommended = (int)i;
