@@ -31,5 +31,6 @@ extern const tl_cli_command tl_cli_cmd_inspect;
 extern const tl_cli_command tl_cli_cmd_catalog;
 extern const tl_cli_command tl_cli_cmd_fit;
 extern const tl_cli_command tl_cli_cmd_tune;
+extern const tl_cli_command tl_cli_cmd_config;
 
 #endif
