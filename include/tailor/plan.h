@@ -265,6 +265,8 @@ typedef struct tl_fit_query {
   int max_level;             /* keep rows at this tl_fit_level or better; -1 = all */
   const tl_ftype *ftypes;    /* NULL: tl_tune_ftypes(hw) */
   size_t n_ftypes;
+  const char *const *ids;    /* only these catalog ids (no use-case filter), NULL = all */
+  size_t n_ids;
 } tl_fit_query;
 
 void tl_fit_query_init(tl_fit_query *q);
@@ -274,8 +276,8 @@ void tl_fit_query_init(tl_fit_query *q);
 tl_status tl_fit_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_settings *s, tl_fit_row *row,
                        tl_error *err);
 
-/* Every catalog entry that passes the filters at every quantization of the
- * query: *rows (free with tl_free) and *n, ranked by key. Entries whose
+/* Every catalog entry that passes the filters (or each of q->ids; an
+ * unknown id is TL_ENOTFOUND naming it) at every quantization of the query: *rows (free with tl_free) and *n, ranked by key. Entries whose
  * description cannot be built are skipped with a log line. For a use case
  * other than general only entries tagged with it are kept; embedding-only
  * models are kept only for the embedding use case. */

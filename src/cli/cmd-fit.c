@@ -137,40 +137,33 @@ static int grow(tl_fit_row **rows, size_t *cap, size_t need)
   return 0;
 }
 
-/* Rows for explicit sources: files at their own mixture, catalog ids at the ladder. */
-static int fit_sources(const srcs *s, const tl_catalog *cat, const tl_hw *hw, const tl_fit_query *q,
-                       tl_fit_row **rows, size_t *n, const char *cmd)
+/* Rows for files and directories, each at its own mixture. */
+static int fit_files(const srcs *s, const tl_catalog *cat, const tl_hw *hw, const tl_fit_query *q,
+                     tl_fit_row **rows, size_t *n, size_t *cap, const char *cmd)
 {
-  size_t cap = 0;
-  tl_ftype ladder[TL_TUNE_MAX_CANDIDATES];
-  size_t nl = tl_tune_ftypes(hw, ladder, TL_TUNE_MAX_CANDIDATES);
   for (size_t i = 0; i < s->n; i++) {
     const char *src = s->v[i];
     struct stat st;
-    bool on_disk = stat(src, &st) == 0;
-    const tl_catalog_entry *e = on_disk ? NULL : tl_catalog_find(cat, src);
-    size_t k_n = on_disk ? 1 : nl;
-    for (size_t k = 0; k < k_n; k++) {
-      tl_model_desc *m = NULL;
-      tl_error err;
-      if (tl_model_desc_open(src, cat, on_disk ? TL_FTYPE_Q4_K_M : ladder[k], &m, &err) != TL_OK) {
-        if (on_disk || k == 0)
-          return tl_cli_fail(cmd, "%s: %s", src, err.message);
-        continue;
-      }
-      tl_plan_settings ps = q->settings;
-      tl_plan_settings_from_catalog(&ps, e);
-      if (grow(rows, &cap, *n + 1) != 0) {
-        tl_model_desc_free(m);
-        return tl_cli_fail(cmd, "out of memory");
-      }
-      tl_status stt = tl_fit_model(m, hw, &ps, &(*rows)[*n], &err);
-      tl_model_desc_free(m);
-      if (stt != TL_OK)
-        return tl_cli_fail(cmd, "%s: %s", src, err.message);
-      if (q->max_level < 0 || (int)(*rows)[*n].plan.level <= q->max_level)
-        (*n)++;
+    if (stat(src, &st) != 0)
+      continue; /* a catalog id: planned by tl_fit_catalog */
+    tl_model_desc *m = NULL;
+    tl_error err;
+    if (tl_model_desc_open(src, cat, TL_FTYPE_Q4_K_M, &m, &err) != TL_OK) {
+      fprintf(stderr, "tailor fit: skipping %s: %s\n", src, err.message);
+      continue;
     }
+    if (grow(rows, cap, *n + 1) != 0) {
+      tl_model_desc_free(m);
+      return tl_cli_fail(cmd, "out of memory");
+    }
+    tl_status stt = tl_fit_model(m, hw, &q->settings, &(*rows)[*n], &err);
+    tl_model_desc_free(m);
+    if (stt != TL_OK) {
+      fprintf(stderr, "tailor fit: skipping %s: %s\n", src, err.message);
+      continue;
+    }
+    if (q->max_level < 0 || (int)(*rows)[*n].plan.level <= q->max_level)
+      (*n)++;
   }
   return TL_EXIT_OK;
 }
@@ -314,25 +307,34 @@ static int run(int argc, char **argv)
   if (local)
     scan_local(&s);
   tl_fit_row *rows = NULL;
-  size_t n = 0;
-  if (s.n || local) {
-    rc = fit_sources(&s, cat, hw, &q, &rows, &n, cmd);
-    if (rc == 0)
-      tl_fit_rank(rows, n, key);
-  } else {
+  size_t n = 0, cap = 0;
+  const char *ids[MAX_SRC];
+  size_t n_ids = 0;
+  for (size_t i = 0; i < s.n; i++) {
+    struct stat st;
+    if (stat(s.v[i], &st) != 0)
+      ids[n_ids++] = s.v[i];
+  }
+  if (s.n || local)
+    rc = fit_files(&s, cat, hw, &q, &rows, &n, &cap, cmd);
+  if (rc == 0 && (n_ids || !(s.n || local))) {
     tl_error err;
     tl_fit_row *lib = NULL;
-    if (tl_fit_catalog(cat, hw, &q, key, &lib, &n, &err) != TL_OK) {
+    size_t nl = 0;
+    q.ids = n_ids ? ids : NULL;
+    q.n_ids = n_ids;
+    if (tl_fit_catalog(cat, hw, &q, key, &lib, &nl, &err) != TL_OK) {
       rc = tl_cli_fail(cmd, "%s", err.message);
+    } else if (grow(&rows, &cap, n + nl + 1) != 0) {
+      rc = tl_cli_fail(cmd, "out of memory");
     } else {
-      rows = malloc((n ? n : 1) * sizeof *rows);
-      if (rows)
-        memcpy(rows, lib, n * sizeof *rows);
-      else
-        rc = tl_cli_fail(cmd, "out of memory");
+      memcpy(rows + n, lib, nl * sizeof *rows);
+      n += nl;
     }
     tl_free(lib);
   }
+  if (rc == 0)
+    tl_fit_rank(rows, n, key);
   if (rc == 0) {
     size_t shown = limit && (size_t)limit < n ? (size_t)limit : n;
     if (po.json) {

@@ -68,6 +68,12 @@ static bool keep_entry(const tl_catalog_entry *e, const tl_fit_query *q)
     return false;
   if (q->max_params && e->params_total > q->max_params)
     return false;
+  if (q->ids) {
+    for (size_t i = 0; i < q->n_ids; i++)
+      if (strcmp(q->ids[i], e->id) == 0)
+        return true;
+    return false;
+  }
   tl_use_case u = q->settings.use_case;
   if (u != TL_USE_GENERAL && !has_tag(e, tl_use_case_name(u)))
     return false;
@@ -88,45 +94,111 @@ tl_status tl_fit_catalog(const tl_catalog *c, const tl_hw *hw, const tl_fit_quer
     nft = tl_tune_ftypes(hw, ladder, TL_TUNE_MAX_CANDIDATES);
     ft = ladder;
   }
+  for (size_t i = 0; q->ids && i < q->n_ids; i++)
+    if (!tl_catalog_find(c, q->ids[i]))
+      return tl__error_set(err, TL_ENOTFOUND, "fit: '%s' is not a file, a directory or a catalog id", q->ids[i]);
   size_t count = tl_catalog_count(c), cap = count * nft, used = 0;
   tl_fit_row *out = cap ? tl__malloc_array(cap, sizeof *out) : NULL;
-  if (cap && !out)
-    return tl__error_set(err, TL_ENOMEM, "fit: out of memory for %zu rows", cap);
+  /* per row, the description it was planned from, without its tensors
+   * (what scoring reads); per entry, its first row and row count */
+  tl_model_desc *stub = cap ? tl__malloc_array(cap, sizeof *stub) : NULL;
+  size_t *first = count ? tl__calloc(count, sizeof *first) : NULL;
+  size_t *nrows = count ? tl__calloc(count, sizeof *nrows) : NULL;
+  tl_status st = TL_OK;
+  if (count && (!out || !stub || !first || !nrows)) {
+    st = tl__error_set(err, TL_ENOMEM, "fit: out of memory for %zu rows", cap);
+    goto fail;
+  }
   for (size_t i = 0; i < count; i++) {
     const tl_catalog_entry *e = tl_catalog_at(c, i);
     if (!keep_entry(e, q))
       continue;
     tl_plan_settings s = q->settings;
     tl_plan_settings_from_catalog(&s, e);
+    first[i] = used;
+    /* Catalog entries often share a shape (base, instruct and dated
+     * releases): plans depend on the shape only, so an earlier entry's plans
+     * are copied and re-scored with this entry's quality and family. */
+    size_t same = i;
+    for (size_t j = 0; j < i && e->in_registry; j++)
+      if (nrows[j] && tl_catalog_at(c, j)->in_registry && !memcmp(&tl_catalog_at(c, j)->hp, &e->hp, sizeof e->hp)) {
+        same = j;
+        break;
+      }
+    if (same != i) {
+      for (size_t r = first[same]; r < first[same] + nrows[same]; r++) {
+        tl_fit_row *row = &out[used];
+        *row = out[r];
+        stub[used] = stub[r];
+        snprintf(row->id, sizeof row->id, "%s", e->id);
+        snprintf(row->name, sizeof row->name, "%s", e->name ? e->name : e->id);
+        snprintf(row->family, sizeof row->family, "%s", s.family[0] ? s.family : stub[r].hp.arch_name);
+        snprintf(row->license, sizeof row->license, "%s", e->license ? e->license : "");
+        row->plan.settings.quality_benchmark = s.quality_benchmark;
+        memcpy(row->plan.settings.family, s.family, sizeof s.family);
+        tl__score_plan(&stub[used], &row->plan);
+        used++;
+      }
+      nrows[i] = used - first[i];
+      continue;
+    }
+    /* opened once at TL__OPEN_FTYPE (as tune opens it), re-typed to every
+     * mixture of the ladder (as tune re-types a catalog model) */
+    tl_model_desc *base = NULL;
+    tl_error e2;
+    st = tl_model_desc_from_catalog(c, e->id, TL__OPEN_FTYPE, &base, &e2);
+    if (st == TL_ENOMEM) {
+      tl__error_set(err, TL_ENOMEM, "fit: out of memory describing '%s'", e->id);
+      goto fail;
+    }
+    if (st != TL_OK) {
+      tl__debug("fit: skipping %s: %s", e->id, e2.message);
+      st = TL_OK;
+      continue;
+    }
     for (size_t k = 0; k < nft; k++) {
       tl_model_desc *m = NULL;
-      tl_error e2;
-      tl_status st = tl_model_desc_from_catalog(c, e->id, ft[k], &m, &e2);
-      if (st == TL_ENOMEM) {
-        tl__free(out);
-        return tl__error_set(err, TL_ENOMEM, "fit: out of memory describing '%s'", e->id);
+      st = tl__desc_retype(base, ft[k], &m, &e2);
+      if (st == TL_OK)
+        st = tl_fit_model(m, hw, &s, &out[used], &e2);
+      if (st == TL_OK) {
+        stub[used] = *m;
+        stub[used].tensors = NULL;
+        stub[used].n_tensors = 0;
+        used++;
       }
-      if (st != TL_OK) {
-        tl__debug("fit: skipping %s at %s: %s", e->id, tl_ftype_name(ft[k]), e2.message);
-        continue;
-      }
-      st = tl_fit_model(m, hw, &s, &out[used], &e2);
       tl_model_desc_free(m);
       if (st == TL_ENOMEM) {
-        tl__free(out);
-        return tl__error_set(err, TL_ENOMEM, "fit: out of memory planning '%s'", e->id);
+        tl_model_desc_free(base);
+        tl__error_set(err, TL_ENOMEM, "fit: out of memory planning '%s'", e->id);
+        goto fail;
       }
       if (st != TL_OK) {
         tl__debug("fit: skipping %s at %s: %s", e->id, tl_ftype_name(ft[k]), e2.message);
-        continue;
+        st = TL_OK;
       }
-      if (q->max_level >= 0 && (int)out[used].plan.level > q->max_level)
-        continue;
-      used++;
     }
+    nrows[i] = used - first[i];
+    tl_model_desc_free(base);
   }
+  if (q->max_level >= 0) {
+    size_t k = 0;
+    for (size_t r = 0; r < used; r++)
+      if ((int)out[r].plan.level <= q->max_level)
+        out[k++] = out[r];
+    used = k;
+  }
+  tl__free(stub);
+  tl__free(first);
+  tl__free(nrows);
   tl_fit_rank(out, used, key);
   *rows = out;
   *n = used;
   return TL_OK;
+fail:
+  tl__free(out);
+  tl__free(stub);
+  tl__free(first);
+  tl__free(nrows);
+  return st;
 }

@@ -25,10 +25,14 @@ typedef struct tl__pmodel {
   double matmul_params_active;          /* elements of weights multiplied per token */
   uint64_t read_bytes_active;           /* weight bytes read per token (MoE: used experts) */
   tl_kv_layer kv[TL_MAX_LAYERS];
+  uint64_t kv_cell_bytes[TL_MAX_LAYERS]; /* K + V bytes of one cell at the plan's KV types */
 } tl__pmodel;
 
 /* Fills pm from m. TL_EINVAL when the model has no layers or too many. */
 tl_status tl__pmodel_init(tl__pmodel *pm, const tl_model_desc *m, tl_error *err);
+
+/* Sets kv_cell_bytes for the KV cache types of a plan. */
+void tl__pmodel_set_kv_types(tl__pmodel *pm, tl_qtype k, tl_qtype v);
 
 /* Bytes of n elements of a KV cache type (block types rounded up to blocks). */
 uint64_t tl__kv_type_bytes(tl_qtype t, uint64_t n);
@@ -103,11 +107,19 @@ void tl__fit_assess(const tl__pmodel *pm, const tl_hw *hw, tl_plan *p);
 void tl__plan_note(tl_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Scores 0-100 and the composite. */
-void tl__score_plan(const tl__pmodel *pm, tl_plan *p);
+void tl__score_plan(const tl_model_desc *m, tl_plan *p);
 /* Quality estimate 0-100 before the quantization adjustment. */
 double tl__quality_base(const tl_model_desc *m, const tl_plan_settings *s);
 /* Multiplier for a file-type mixture (1.0 = unquantized). */
 double tl__quality_quant_factor(tl_ftype f, bool known);
+
+/* m re-typed to ftype by the mixture rule (registry tensors of m's
+ * hyperparameters), keeping m's name, source, license and catalog id. The
+ * one way fit and tune derive a mixture from an opened model. */
+tl_status tl__desc_retype(const tl_model_desc *m, tl_ftype ftype, tl_model_desc **out, tl_error *err);
+
+/* The mixture a model is opened at before it is re-typed (fit and tune alike). */
+#define TL__OPEN_FTYPE TL_FTYPE_Q4_K_M
 
 /* Places and sizes only (no speed or scores): used by the context search. */
 tl_status tl__plan_place(const tl__pmodel *pm, const tl_hw *hw, const tl_plan_settings *resolved,

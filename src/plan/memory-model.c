@@ -124,6 +124,12 @@ uint64_t tl__kv_type_bytes(tl_qtype t, uint64_t n)
   return (n + q->block_size - 1) / q->block_size * q->block_bytes;
 }
 
+void tl__pmodel_set_kv_types(tl__pmodel *pm, tl_qtype k, tl_qtype v)
+{
+  for (uint32_t l = 0; l < pm->n_layer; l++)
+    pm->kv_cell_bytes[l] = tl__kv_type_bytes(k, pm->kv[l].n_embd_k) + tl__kv_type_bytes(v, pm->kv[l].n_embd_v);
+}
+
 uint64_t tl__kv_layer_bytes(const tl__runtime *rt, const tl_plan_settings *s, const tl_kv_layer *l)
 {
   uint64_t cells = rt->kv_cells(s, l);

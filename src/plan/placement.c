@@ -130,8 +130,9 @@ static void account(const tl__runtime *rt, const tl__pmodel *pm, const tl_hw *hw
     int d = p->layer_device[l];
     tl_plan_device *dev = &p->devices[d];
     dev->bytes[TL_MEM_WEIGHTS] += pm->layer_bytes[l];
-    dev->bytes[TL_MEM_KV] += tl__kv_layer_bytes(rt, s, &pm->kv[l]);
-    uint64_t f16 = rt->kv_cells(s, &pm->kv[l]) * ((uint64_t)pm->kv[l].n_embd_k + pm->kv[l].n_embd_v) * 2;
+    uint64_t cells = rt->kv_cells(s, &pm->kv[l]);
+    dev->bytes[TL_MEM_KV] += cells * pm->kv_cell_bytes[l];
+    uint64_t f16 = cells * ((uint64_t)pm->kv[l].n_embd_k + pm->kv[l].n_embd_v) * 2;
     if (f16 > kv_layer_max[d])
       kv_layer_max[d] = f16;
     if (dev->n_layers++ == 0)

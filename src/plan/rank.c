@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/alloc-int.h"
 #include "internal.h"
 
 tl_status tl_sort_key_parse(const char *s, tl_sort_key *out)
@@ -35,7 +36,7 @@ static double key_value(const tl_fit_row *r, tl_sort_key k)
 
 static int cmp_rows(const void *pa, const void *pb)
 {
-  const tl_fit_row *a = pa, *b = pb;
+  const tl_fit_row *a = *(const tl_fit_row *const *)pa, *b = *(const tl_fit_row *const *)pb;
   int c = cmp_double_desc(key_value(a, sort_key), key_value(b, sort_key));
   if (c)
     return c;
@@ -48,36 +49,55 @@ static int cmp_rows(const void *pa, const void *pb)
   return (int)a->ftype - (int)b->ftype;
 }
 
+static int cmp_ids(const void *pa, const void *pb)
+{
+  const tl_fit_row *a = *(const tl_fit_row *const *)pa, *b = *(const tl_fit_row *const *)pb;
+  int c = strcmp(a->id, b->id);
+  return c ? c : (a < b ? -1 : a > b);
+}
+
+/* Rows are large: sort pointers, then move each row once. */
 void tl_fit_rank(tl_fit_row *rows, size_t n, tl_sort_key key)
 {
+  if (n == 0)
+    return;
+  const tl_fit_row **idx = tl__malloc_array(n, sizeof *idx);
+  tl_fit_row *tmp = tl__malloc_array(n, sizeof *tmp);
+  if (!idx || !tmp) {
+    tl__free(idx);
+    tl__free(tmp);
+    return; /* out of memory: rows stay as they are */
+  }
+  for (size_t i = 0; i < n; i++) {
+    rows[i].best_quant = false;
+    idx[i] = &rows[i];
+  }
   /* best quantization per model: highest quality at level Good or better,
    * else the highest-quality one that fits at all */
-  for (size_t i = 0; i < n; i++)
-    rows[i].best_quant = false;
-  for (size_t i = 0; i < n; i++) {
-    bool seen = false;
-    for (size_t j = 0; j < i; j++)
-      if (strcmp(rows[j].id, rows[i].id) == 0) {
-        seen = true;
-        break;
-      }
-    if (seen)
-      continue;
+  qsort(idx, n, sizeof *idx, cmp_ids);
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
     long best = -1;
     int best_class = 3;
-    for (size_t j = i; j < n; j++) {
-      if (strcmp(rows[j].id, rows[i].id) != 0 || !rows[j].plan.fits)
+    for (; j < n && strcmp(idx[j]->id, idx[i]->id) == 0; j++) {
+      const tl_fit_row *r = idx[j];
+      if (!r->plan.fits)
         continue;
-      int cls = rows[j].plan.level <= TL_FIT_GOOD ? 0 : 1;
-      if (best < 0 || cls < best_class ||
-          (cls == best_class && rows[j].plan.score_quality > rows[best].plan.score_quality)) {
+      int cls = r->plan.level <= TL_FIT_GOOD ? 0 : 1;
+      if (best < 0 || cls < best_class || (cls == best_class && r->plan.score_quality > idx[best]->plan.score_quality)) {
         best = (long)j;
         best_class = cls;
       }
     }
     if (best >= 0)
-      rows[best].best_quant = true;
+      ((tl_fit_row *)idx[best])->best_quant = true;
+    i = j;
   }
   sort_key = key;
-  qsort(rows, n, sizeof rows[0], cmp_rows);
+  qsort(idx, n, sizeof *idx, cmp_rows);
+  for (size_t i = 0; i < n; i++)
+    tmp[i] = *idx[i];
+  memcpy(rows, tmp, n * sizeof *rows);
+  tl__free(idx);
+  tl__free(tmp);
 }

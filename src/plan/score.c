@@ -119,9 +119,8 @@ static double log_scale(double v, double lo, double hi)
   return 100.0 * log(v / lo) / log(hi / lo);
 }
 
-void tl__score_plan(const tl__pmodel *pm, tl_plan *p)
+void tl__score_plan(const tl_model_desc *m, tl_plan *p)
 {
-  const tl_model_desc *m = pm->m;
   const tl_plan_settings *s = &p->settings;
   p->score_quality = tl__quality_base(m, s) * tl__quality_quant_factor(m->ftype, m->ftype_known);
   /* speed: 1 tok/s -> 0, 100 tok/s -> 100 (reading speed is ~10 tok/s -> 50);

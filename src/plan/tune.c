@@ -125,9 +125,10 @@ void tl_tune_choose(tl_tune_result *r, tl_tune_profile profile, tl_ftype forced)
     r->candidates[r->recommended].recommended = true;
 }
 
-/* m re-typed to ftype by the mixture rule, keeping what m says about itself.
- * m itself when it already is that mixture. */
-static tl_status retype(const tl_model_desc *m, tl_ftype ftype, tl_model_desc **out, tl_error *err)
+/* m re-typed to ftype: the registry's tensors for m's hyperparameters under
+ * the mixture rule (tl_model_desc_from_hparams, the way the model area
+ * predicts every mixture), keeping m's name, source, license and catalog id. */
+tl_status tl__desc_retype(const tl_model_desc *m, tl_ftype ftype, tl_model_desc **out, tl_error *err)
 {
   tl_model_desc *d = NULL;
   tl_status st = tl_model_desc_from_hparams(&m->hp, ftype, &d, err);
@@ -164,6 +165,13 @@ static void label_of(const tl_hw *hw, tl_ftype f, char *buf, size_t n)
   snprintf(buf, n, "%s", tl_ftype_name(f));
 }
 
+/* A file or directory of that mixture is planned as it is; a catalog
+ * prediction is always re-typed, exactly as fit re-types it. */
+static bool own_mixture(const tl_model_desc *m, tl_ftype f)
+{
+  return m->source_kind != TL_SOURCE_CATALOG && m->ftype_known && m->ftype == f && m->n_tensors > 0;
+}
+
 /* One command per runtime for the recommended mixture, each from that
  * runtime's own plan at the asked context, or the largest that fits. */
 static tl_status fill_commands(const tl_model_desc *m, const tl_hw *hw, const tl_plan_settings *s,
@@ -172,8 +180,8 @@ static tl_status fill_commands(const tl_model_desc *m, const tl_hw *hw, const tl
   const tl_tune_candidate *c = &out->candidates[out->recommended];
   tl_model_desc *d = NULL;
   const tl_model_desc *use = m;
-  if (!(m->ftype_known && m->ftype == c->ftype) || m->n_tensors == 0) {
-    tl_status st = retype(m, c->ftype, &d, err);
+  if (!own_mixture(m, c->ftype)) {
+    tl_status st = tl__desc_retype(m, c->ftype, &d, err);
     if (st != TL_OK)
       return st;
     use = d;
@@ -229,8 +237,8 @@ tl_status tl_tune_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_s
   for (size_t i = 0; i < n; i++) {
     tl_model_desc *d = NULL;
     const tl_model_desc *use = m;
-    if (!(m->ftype_known && m->ftype == ft[i]) || m->n_tensors == 0) {
-      tl_status st = retype(m, ft[i], &d, &last_err);
+    if (!own_mixture(m, ft[i])) {
+      tl_status st = tl__desc_retype(m, ft[i], &d, &last_err);
       if (st == TL_ENOMEM)
         return tl__error_set(err, st, "tune: out of memory");
       if (st != TL_OK) {
