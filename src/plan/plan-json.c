@@ -129,7 +129,13 @@ tl_status tl_plan_to_json(const tl_plan *p, char **out, tl_error *err)
 {
   if (!p || !out)
     return tl__error_set(err, TL_EINVAL, "plan json: NULL argument");
-  return dump(plan_json(p), out, err);
+  json_t *o = plan_json(p);
+  json_t *root = json_object();
+  set(root, "schema", json_string("tailor.plan"));
+  set(root, "schema_version", json_integer(1));
+  json_object_update(root, o);
+  json_decref(o);
+  return dump(root, out, err);
 }
 
 tl_status tl_fit_rows_to_json(const tl_fit_row *rows, size_t n, char **out, tl_error *err)
@@ -137,6 +143,7 @@ tl_status tl_fit_rows_to_json(const tl_fit_row *rows, size_t n, char **out, tl_e
   if ((!rows && n) || !out)
     return tl__error_set(err, TL_EINVAL, "plan json: NULL argument");
   json_t *root = json_object();
+  set(root, "schema", json_string("tailor.fit"));
   set(root, "schema_version", json_integer(1));
   json_t *arr = json_array();
   for (size_t i = 0; i < n; i++) {
@@ -164,6 +171,7 @@ tl_status tl_tune_to_json(const tl_tune_result *r, char **out, tl_error *err)
   if (!r || !out)
     return tl__error_set(err, TL_EINVAL, "plan json: NULL argument");
   json_t *root = json_object();
+  set(root, "schema", json_string("tailor.tune"));
   set(root, "schema_version", json_integer(1));
   set(root, "recommended", r->recommended >= 0 ? json_string(r->candidates[r->recommended].label) : json_null());
   json_t *arr = json_array();
