@@ -5,6 +5,7 @@
 #include "plan-fixtures.h"
 
 #include <math.h>
+#include <sys/stat.h>
 
 /* The GPU bytes of the 8B model fully on one GPU at 8192 tokens. */
 static uint64_t gpu_need(const tl_model_desc *m, tl_plan_settings *s)
@@ -304,12 +305,49 @@ static void test_cli_usage(void **state)
   free(errs);
 }
 
+/* --local finds GGUF files in the usual caches under $HOME */
+static void test_cli_local(void **state)
+{
+  (void)state;
+  const char *home = th_tmpdir();
+  char dir[1024], path[1200];
+  snprintf(dir, sizeof dir, "%s/.lmstudio", home);
+  assert_int_equal(mkdir(dir, 0755), 0);
+  snprintf(dir, sizeof dir, "%s/.lmstudio/models", home);
+  assert_int_equal(mkdir(dir, 0755), 0);
+  snprintf(dir, sizeof dir, "%s/.lmstudio/models/tiny", home);
+  assert_int_equal(mkdir(dir, 0755), 0);
+  size_t len = 0;
+  char *gguf = th_read_file(th_data_path("models/stories260K.gguf"), &len);
+  assert_non_null(gguf);
+  snprintf(path, sizeof path, "%s/stories260K.gguf", dir);
+  assert_int_equal(th_write_file(path, gguf, len), 0);
+  free(gguf);
+  char env_home[1100];
+  snprintf(env_home, sizeof env_home, "HOME=%s", home);
+  const char *env[] = {env_home, NULL};
+  const char *args[] = {"fit", "--local", "--ram", "8", "--json", NULL};
+  char *out = NULL, *errs = NULL;
+  int rc = th_run_tailor_env(args, env, NULL, &out, &errs);
+  if (rc != 0)
+    fail_msg("fit --local: %d: %s", rc, errs);
+  json_t *j = json_loads(out, 0, NULL);
+  assert_non_null(j);
+  json_t *rows = json_object_get(j, "rows");
+  assert_int_equal(json_array_size(rows), 1);
+  assert_non_null(strstr(json_string_value(json_object_get(json_array_get(rows, 0), "id")), "stories260K.gguf"));
+  json_decref(j);
+  free(out);
+  free(errs);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fit_levels),          cmocka_unit_test(test_scores),
       cmocka_unit_test(test_rank),                cmocka_unit_test(test_fit_and_tune_agree),
       cmocka_unit_test(test_cli_fit_and_tune_agree), cmocka_unit_test(test_cli_usage),
+      cmocka_unit_test(test_cli_local),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -382,6 +382,34 @@ static void test_kv_quant_scratch(void **state)
   json_decref(root);
 }
 
+/* Ollama: num_ctx 4096 and flash attention off by default. 1B llama:
+ *   KV 16 x 4096 x 1024 x 2 = 134,217,728 (128 MiB)
+ *   compute without flash attention: scores and softmax [4096, 512, 32] f32
+ *   twice + Q and residual: 8 x 512 x 32 x 4096 + 4 x 512 x (2048 + 2048)
+ *   = 536,870,912 + 8,388,608 = 545,259,520, above the output phase (258.5 MiB). */
+static void test_ollama_defaults(void **state)
+{
+  (void)state;
+  json_t *root = reference();
+  tl_model_desc *m = reference_model(root, "1B-Q8_0");
+  tl_hw hw;
+  hw_cpu(&hw, 64 * GIB);
+  tl_plan_settings s = settings(TL_RUNTIME_OLLAMA, 0);
+  tl_plan *p = estimate(m, &hw, &s);
+  assert_int_equal(p->settings.n_ctx, 4096);
+  assert_int_equal(p->settings.flash_attn, 0);
+  assert_int_equal(p->bytes[TL_MEM_KV], 134217728ull);
+  assert_int_equal(p->devices[0].bytes[TL_MEM_COMPUTE], 545259520ull);
+  free(p);
+  /* a probe that could not read `usable` falls back to what is available */
+  hw.mem.usable = 0;
+  p = estimate(m, &hw, &s);
+  assert_true(p->fits);
+  free(p);
+  free_model(m);
+  json_decref(root);
+}
+
 static void test_extras_and_errors(void **state)
 {
   (void)state;
@@ -430,7 +458,7 @@ int main(void)
       cmocka_unit_test(test_kv_swa_gemma3),    cmocka_unit_test(test_mla_moe_deepseek),
       cmocka_unit_test(test_placement_modes),  cmocka_unit_test(test_unified_memory),
       cmocka_unit_test(test_vllm),             cmocka_unit_test(test_kv_quant_scratch),
-      cmocka_unit_test(test_extras_and_errors),
+      cmocka_unit_test(test_ollama_defaults),  cmocka_unit_test(test_extras_and_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,7 +33,11 @@ tl_status tl_fit_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_se
     return tl__error_set(err, TL_EINVAL, "fit: NULL model or row");
   tl_fit_row r;
   memset(&r, 0, sizeof r);
-  snprintf(r.id, sizeof r.id, "%s", m->catalog_id[0] ? m->catalog_id : m->source);
+  /* a catalog id, or the source; a path too long for the column keeps its file name */
+  const char *id = m->catalog_id[0] ? m->catalog_id : m->source;
+  if (strlen(id) >= sizeof r.id && strrchr(id, '/'))
+    id = strrchr(id, '/') + 1;
+  snprintf(r.id, sizeof r.id, "%s", id);
   snprintf(r.name, sizeof r.name, "%s", m->name[0] ? m->name : r.id);
   snprintf(r.family, sizeof r.family, "%s", s && s->family[0] ? s->family : m->hp.arch_name);
   snprintf(r.license, sizeof r.license, "%s", m->license);

@@ -83,6 +83,8 @@ uint64_t tl__llamacpp_graph_bytes(const tl__pmodel *pm, const tl_plan_settings *
 /* KV bytes of one layer for all sequences under runtime rt. */
 uint64_t tl__kv_layer_bytes(const tl__runtime *rt, const tl_plan_settings *s, const tl_kv_layer *l);
 
+/* What the host offers a model now: tl_memory.usable (else available, total). */
+uint64_t tl__host_usable(const tl_hw *hw);
 /* Host memory held back from a plan: the OS and other programs. */
 uint64_t tl__host_headroom(const tl_hw *hw);
 

@@ -137,12 +137,19 @@ uint64_t tl__kv_layer_bytes(const tl__runtime *rt, const tl_plan_settings *s, co
                   tl__kv_type_bytes(s->kv_type_v, l->n_embd_v));
 }
 
+uint64_t tl__host_usable(const tl_hw *hw)
+{
+  /* usable is min(available, cgroup room); a probe that could not read it
+   * leaves 0: fall back to what is available, then to the total */
+  return hw->mem.usable ? hw->mem.usable : hw->mem.available ? hw->mem.available : hw->mem.total;
+}
+
 uint64_t tl__host_headroom(const tl_hw *hw)
 {
   /* Kept free for the OS, page cache of the running program and other
    * programs: 5% of what is usable, at least 512 MiB, never more than 4 GiB.
    * A judgement, not a measurement: docs/plan.md. */
-  uint64_t h = hw->mem.usable / 20;
+  uint64_t h = tl__host_usable(hw) / 20;
   if (h < 512 * TL__MIB)
     h = 512 * TL__MIB;
   if (h > 4 * TL__GIB)

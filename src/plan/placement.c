@@ -22,7 +22,7 @@ static void build_devices(const tl__runtime *rt, const tl_hw *hw, tl_plan *p)
   host->gpu = -1;
   snprintf(host->name, sizeof host->name, "%s", hw->cpu.model[0] ? hw->cpu.model : "CPU");
   host->headroom = tl__host_headroom(hw);
-  uint64_t host_avail = hw->mem.usable > host->headroom ? hw->mem.usable - host->headroom : 0;
+  uint64_t host_avail = tl__host_usable(hw) > host->headroom ? tl__host_usable(hw) - host->headroom : 0;
   size_t n = 1;
   size_t ngpu = hw->n_gpus < TL_PLAN_MAX_DEVICES - 1 ? hw->n_gpus : TL_PLAN_MAX_DEVICES - 1;
   for (size_t i = 0; i < ngpu; i++) {
