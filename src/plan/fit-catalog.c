@@ -1,9 +1,12 @@
 /* `tailor fit` as a library call: every catalog entry that passes the
  * filters, at every quantization asked, through the one estimator
  * (tl_plan_estimate via tl_fit_model, the call tune makes too), ranked. */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "base/alloc-int.h"
 #include "base/error-int.h"
@@ -52,6 +55,26 @@ tl_status tl_fit_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_se
   return TL_OK;
 }
 
+/* The entry as tune opens it: a registry description at TL__OPEN_FTYPE
+ * carrying the entry's name, id and license (entries outside the registry go
+ * through tl_model_desc_from_catalog, which shapes them from their size). */
+static tl_status open_entry(const tl_catalog *c, const tl_catalog_entry *e, tl_model_desc **out, tl_error *err)
+{
+  if (!e->in_registry)
+    return tl_model_desc_from_catalog(c, e->id, TL__OPEN_FTYPE, out, err);
+  tl_model_desc *m = NULL;
+  tl_status st = tl_model_desc_from_hparams(&e->hp, TL__OPEN_FTYPE, &m, err);
+  if (st != TL_OK)
+    return st;
+  m->source_kind = TL_SOURCE_CATALOG;
+  snprintf(m->source, sizeof m->source, "%s", e->id);
+  snprintf(m->name, sizeof m->name, "%s", e->name ? e->name : e->id);
+  snprintf(m->license, sizeof m->license, "%s", e->license ? e->license : "");
+  snprintf(m->catalog_id, sizeof m->catalog_id, "%s", e->id);
+  *out = m;
+  return TL_OK;
+}
+
 static bool has_tag(const tl_catalog_entry *e, const char *tag)
 {
   for (size_t i = 0; i < e->n_tags; i++)
@@ -86,6 +109,89 @@ static bool keep_entry(const tl_catalog_entry *e, const tl_fit_query *q)
   return true;
 }
 
+/* Work shared by the planning threads: entries to plan (one per shape), the
+ * rows they fill (nft slots per catalog entry) and the next job. */
+typedef struct fit_job {
+  const tl_catalog *c;
+  const tl_hw *hw;
+  const tl_fit_query *q;
+  const tl_ftype *ft;
+  size_t nft;
+  const size_t *todo;   /* catalog indices to plan */
+  size_t n_todo;
+  size_t next;          /* next index into todo (atomic) */
+  tl_fit_row *slot;     /* count * nft */
+  tl_model_desc *stub;  /* count * nft: the description of each row, without tensors */
+  bool *ok;             /* count * nft */
+  int nomem;            /* set when an allocation failed (atomic) */
+} fit_job;
+
+static void plan_entry(fit_job *j, size_t i)
+{
+  const tl_catalog_entry *e = tl_catalog_at(j->c, i);
+  tl_plan_settings s = j->q->settings;
+  tl_plan_settings_from_catalog(&s, e);
+  /* opened once at TL__OPEN_FTYPE (as tune opens it), re-typed to every
+   * mixture of the ladder (as tune re-types a catalog model) */
+  tl_model_desc *base = NULL;
+  tl_error e2;
+  tl_status st = open_entry(j->c, e, &base, &e2);
+  if (st != TL_OK) {
+    if (st == TL_ENOMEM)
+      __atomic_store_n(&j->nomem, 1, __ATOMIC_RELAXED);
+    else
+      tl__debug("fit: skipping %s: %s", e->id, e2.message);
+    return;
+  }
+  for (size_t k = 0; k < j->nft; k++) {
+    size_t at = i * j->nft + k;
+    tl_model_desc *m = NULL;
+    const tl_model_desc *use = base;
+    st = TL_OK;
+    if (!(e->in_registry && j->ft[k] == base->ftype))
+      st = tl__desc_retype(base, j->ft[k], &m, &e2);
+    if (m)
+      use = m;
+    if (st == TL_OK)
+      st = tl_fit_model(use, j->hw, &s, &j->slot[at], &e2);
+    if (st == TL_OK) {
+      j->stub[at] = *use;
+      j->stub[at].tensors = NULL;
+      j->stub[at].n_tensors = 0;
+      j->ok[at] = true;
+    } else if (st == TL_ENOMEM) {
+      __atomic_store_n(&j->nomem, 1, __ATOMIC_RELAXED);
+    } else {
+      tl__debug("fit: skipping %s at %s: %s", e->id, tl_ftype_name(j->ft[k]), e2.message);
+    }
+    tl_model_desc_free(m);
+  }
+  tl_model_desc_free(base);
+}
+
+static void *fit_worker(void *arg)
+{
+  fit_job *j = arg;
+  for (;;) {
+    size_t t = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+    if (t >= j->n_todo || __atomic_load_n(&j->nomem, __ATOMIC_RELAXED))
+      break;
+    plan_entry(j, j->todo[t]);
+  }
+  return NULL;
+}
+
+/* Threads for planning: the online CPUs, at most 8 (the plans are
+ * independent; each thread allocates its own descriptions). */
+static size_t fit_threads(size_t jobs)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t t = n > 0 ? (size_t)n : 1;
+  if (t > 8)
+    t = 8;
+  return t < jobs ? t : (jobs ? jobs : 1);
+}
+
 tl_status tl_fit_catalog(const tl_catalog *c, const tl_hw *hw, const tl_fit_query *q, tl_sort_key key,
                          tl_fit_row **rows, size_t *n, tl_error *err)
 {
@@ -101,108 +207,95 @@ tl_status tl_fit_catalog(const tl_catalog *c, const tl_hw *hw, const tl_fit_quer
   for (size_t i = 0; q->ids && i < q->n_ids; i++)
     if (!tl_catalog_find(c, q->ids[i]))
       return tl__error_set(err, TL_ENOTFOUND, "fit: '%s' is not a file, a directory or a catalog id", q->ids[i]);
-  size_t count = tl_catalog_count(c), cap = count * nft, used = 0;
-  tl_fit_row *out = cap ? tl__malloc_array(cap, sizeof *out) : NULL;
-  /* per row, the description it was planned from, without its tensors
-   * (what scoring reads); per entry, its first row and row count */
-  tl_model_desc *stub = cap ? tl__malloc_array(cap, sizeof *stub) : NULL;
-  size_t *first = count ? tl__calloc(count, sizeof *first) : NULL;
-  size_t *nrows = count ? tl__calloc(count, sizeof *nrows) : NULL;
+  size_t count = tl_catalog_count(c), cap = count * nft;
+  fit_job j = {.c = c, .hw = hw, .q = q, .ft = ft, .nft = nft};
+  size_t *same = count ? tl__malloc_array(count, sizeof *same) : NULL;
+  size_t *todo = count ? tl__malloc_array(count, sizeof *todo) : NULL;
+  j.slot = cap ? tl__malloc_array(cap, sizeof *j.slot) : NULL;
+  j.stub = cap ? tl__malloc_array(cap, sizeof *j.stub) : NULL;
+  j.ok = cap ? tl__calloc(cap, sizeof *j.ok) : NULL;
   tl_status st = TL_OK;
-  if (count && (!out || !stub || !first || !nrows)) {
+  if (cap && (!same || !todo || !j.slot || !j.stub || !j.ok)) {
     st = tl__error_set(err, TL_ENOMEM, "fit: out of memory for %zu rows", cap);
-    goto fail;
+    goto done;
   }
+  /* Catalog entries often share a shape (base, instruct and dated
+   * releases): plans depend on the shape only, so each shape is planned once
+   * and its plans are copied and re-scored for the other entries. */
   for (size_t i = 0; i < count; i++) {
     const tl_catalog_entry *e = tl_catalog_at(c, i);
+    same[i] = SIZE_MAX;
     if (!keep_entry(e, q))
       continue;
-    tl_plan_settings s = q->settings;
-    tl_plan_settings_from_catalog(&s, e);
-    first[i] = used;
-    /* Catalog entries often share a shape (base, instruct and dated
-     * releases): plans depend on the shape only, so an earlier entry's plans
-     * are copied and re-scored with this entry's quality and family. */
-    size_t same = i;
-    for (size_t j = 0; j < i && e->in_registry; j++)
-      if (nrows[j] && tl_catalog_at(c, j)->in_registry && !memcmp(&tl_catalog_at(c, j)->hp, &e->hp, sizeof e->hp)) {
-        same = j;
+    same[i] = i;
+    for (size_t k = 0; k < j.n_todo && e->in_registry; k++) {
+      const tl_catalog_entry *o = tl_catalog_at(c, todo[k]);
+      if (o->in_registry && !memcmp(&o->hp, &e->hp, sizeof e->hp)) {
+        same[i] = todo[k];
         break;
       }
-    if (same != i) {
-      for (size_t r = first[same]; r < first[same] + nrows[same]; r++) {
-        tl_fit_row *row = &out[used];
-        *row = out[r];
-        stub[used] = stub[r];
-        snprintf(row->id, sizeof row->id, "%s", e->id);
-        snprintf(row->name, sizeof row->name, "%s", e->name ? e->name : e->id);
-        snprintf(row->family, sizeof row->family, "%s", s.family[0] ? s.family : stub[r].hp.arch_name);
-        snprintf(row->license, sizeof row->license, "%s", e->license ? e->license : "");
-        row->plan.settings.quality_benchmark = s.quality_benchmark;
-        memcpy(row->plan.settings.family, s.family, sizeof s.family);
-        tl__score_plan(&stub[used], &row->plan);
-        used++;
-      }
-      nrows[i] = used - first[i];
+    }
+    if (same[i] == i)
+      todo[j.n_todo++] = i;
+  }
+  j.todo = todo;
+  size_t nt = fit_threads(j.n_todo);
+  pthread_t tid[8];
+  size_t started = 0;
+  for (size_t t = 1; t < nt; t++)
+    if (pthread_create(&tid[started], NULL, fit_worker, &j) == 0)
+      started++;
+  fit_worker(&j);
+  for (size_t t = 0; t < started; t++)
+    pthread_join(tid[t], NULL);
+  if (j.nomem) {
+    st = tl__error_set(err, TL_ENOMEM, "fit: out of memory planning the catalog");
+    goto done;
+  }
+  /* copies for the entries that share a shape ... */
+  for (size_t i = 0; i < count; i++) {
+    if (same[i] == SIZE_MAX || same[i] == i)
       continue;
-    }
-    /* opened once at TL__OPEN_FTYPE (as tune opens it), re-typed to every
-     * mixture of the ladder (as tune re-types a catalog model) */
-    tl_model_desc *base = NULL;
-    tl_error e2;
-    st = tl_model_desc_from_catalog(c, e->id, TL__OPEN_FTYPE, &base, &e2);
-    if (st == TL_ENOMEM) {
-      tl__error_set(err, TL_ENOMEM, "fit: out of memory describing '%s'", e->id);
-      goto fail;
-    }
-    if (st != TL_OK) {
-      tl__debug("fit: skipping %s: %s", e->id, e2.message);
-      st = TL_OK;
-      continue;
-    }
+    const tl_catalog_entry *e = tl_catalog_at(c, i);
+    tl_plan_settings s = q->settings;
+    tl_plan_settings_from_catalog(&s, e);
     for (size_t k = 0; k < nft; k++) {
-      tl_model_desc *m = NULL;
-      st = tl__desc_retype(base, ft[k], &m, &e2);
-      if (st == TL_OK)
-        st = tl_fit_model(m, hw, &s, &out[used], &e2);
-      if (st == TL_OK) {
-        stub[used] = *m;
-        stub[used].tensors = NULL;
-        stub[used].n_tensors = 0;
-        used++;
-      }
-      tl_model_desc_free(m);
-      if (st == TL_ENOMEM) {
-        tl_model_desc_free(base);
-        tl__error_set(err, TL_ENOMEM, "fit: out of memory planning '%s'", e->id);
-        goto fail;
-      }
-      if (st != TL_OK) {
-        tl__debug("fit: skipping %s at %s: %s", e->id, tl_ftype_name(ft[k]), e2.message);
-        st = TL_OK;
-      }
+      size_t at = i * nft + k, from = same[i] * nft + k;
+      if (!j.ok[from])
+        continue;
+      j.slot[at] = j.slot[from];
+      j.stub[at] = j.stub[from];
+      j.ok[at] = true;
+      tl_fit_row *r = &j.slot[at];
+      snprintf(r->id, sizeof r->id, "%s", e->id);
+      snprintf(r->name, sizeof r->name, "%s", e->name ? e->name : e->id);
+      snprintf(r->family, sizeof r->family, "%s", s.family[0] ? s.family : j.stub[at].hp.arch_name);
+      snprintf(r->license, sizeof r->license, "%s", e->license ? e->license : "");
+      r->plan.settings.quality_benchmark = s.quality_benchmark;
+      memcpy(r->plan.settings.family, s.family, sizeof s.family);
+      tl__score_plan(&j.stub[at], &r->plan);
     }
-    nrows[i] = used - first[i];
-    tl_model_desc_free(base);
   }
-  if (q->max_level >= 0) {
-    size_t k = 0;
-    for (size_t r = 0; r < used; r++)
-      if ((int)out[r].plan.level <= q->max_level)
-        out[k++] = out[r];
-    used = k;
+  /* ... then compaction in entry order (a row only moves towards the front) */
+  size_t used = 0;
+  for (size_t at = 0; at < cap; at++) {
+    if (!j.ok[at] || same[at / nft] == SIZE_MAX)
+      continue;
+    if (q->max_level >= 0 && (int)j.slot[at].plan.level > q->max_level)
+      continue;
+    if (used != at)
+      j.slot[used] = j.slot[at];
+    used++;
   }
-  tl__free(stub);
-  tl__free(first);
-  tl__free(nrows);
-  tl_fit_rank(out, used, key);
-  *rows = out;
+  tl_fit_rank(j.slot, used, key);
+  *rows = j.slot;
   *n = used;
-  return TL_OK;
-fail:
-  tl__free(out);
-  tl__free(stub);
-  tl__free(first);
-  tl__free(nrows);
+  j.slot = NULL;
+done:
+  tl__free(same);
+  tl__free(todo);
+  tl__free(j.slot);
+  tl__free(j.stub);
+  tl__free(j.ok);
   return st;
 }

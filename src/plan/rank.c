@@ -18,8 +18,6 @@ tl_status tl_sort_key_parse(const char *s, tl_sort_key *out)
   return TL_EINVAL;
 }
 
-static tl_sort_key sort_key; /* qsort has no context argument; set just before the call */
-
 static int cmp_double_desc(double a, double b) { return a > b ? -1 : a < b ? 1 : 0; }
 
 static double key_value(const tl_fit_row *r, tl_sort_key k)
@@ -34,10 +32,17 @@ static double key_value(const tl_fit_row *r, tl_sort_key k)
   }
 }
 
+/* A row with its sort value, so the comparison needs no context. */
+typedef struct keyed {
+  double key;
+  const tl_fit_row *row;
+} keyed;
+
 static int cmp_rows(const void *pa, const void *pb)
 {
-  const tl_fit_row *a = *(const tl_fit_row *const *)pa, *b = *(const tl_fit_row *const *)pb;
-  int c = cmp_double_desc(key_value(a, sort_key), key_value(b, sort_key));
+  const keyed *ka = pa, *kb = pb;
+  const tl_fit_row *a = ka->row, *b = kb->row;
+  int c = cmp_double_desc(ka->key, kb->key);
   if (c)
     return c;
   if ((c = cmp_double_desc(a->plan.score, b->plan.score)))
@@ -62,9 +67,11 @@ void tl_fit_rank(tl_fit_row *rows, size_t n, tl_sort_key key)
   if (n == 0)
     return;
   const tl_fit_row **idx = tl__malloc_array(n, sizeof *idx);
+  keyed *ks = tl__malloc_array(n, sizeof *ks);
   tl_fit_row *tmp = tl__malloc_array(n, sizeof *tmp);
-  if (!idx || !tmp) {
+  if (!idx || !tmp || !ks) {
     tl__free(idx);
+    tl__free(ks);
     tl__free(tmp);
     return; /* out of memory: rows stay as they are */
   }
@@ -93,11 +100,13 @@ void tl_fit_rank(tl_fit_row *rows, size_t n, tl_sort_key key)
       ((tl_fit_row *)idx[best])->best_quant = true;
     i = j;
   }
-  sort_key = key;
-  qsort(idx, n, sizeof *idx, cmp_rows);
   for (size_t i = 0; i < n; i++)
-    tmp[i] = *idx[i];
+    ks[i] = (keyed){key_value(&rows[i], key), &rows[i]};
+  qsort(ks, n, sizeof *ks, cmp_rows);
+  for (size_t i = 0; i < n; i++)
+    tmp[i] = *ks[i].row;
   memcpy(rows, tmp, n * sizeof *rows);
   tl__free(idx);
+  tl__free(ks);
   tl__free(tmp);
 }
