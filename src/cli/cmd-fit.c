@@ -195,7 +195,7 @@ static void print_table(const tl_fit_row *rows, size_t n, size_t limit, const tl
   for (size_t i = 0; i < shown; i++) {
     const tl_fit_row *r = &rows[i];
     const tl_plan *p = &r->plan;
-    char par[16], ctx[16], mem[48];
+    char par[16], ctx[16], mem[80];
     params_text(par, sizeof par, r->n_params);
     tl_cli_gib(a, sizeof a, p->required);
     tl_cli_gib(b, sizeof b, p->available);
@@ -227,7 +227,7 @@ static int run(int argc, char **argv)
   srcs s = {0};
   int rc = TL_EXIT_OK;
   for (int i = 1; i < argc; i++) {
-    const char *v;
+    const char *v = NULL;
     int r;
     if ((r = tl_cli_hw_parse(&hwo, argc, argv, &i, cmd)) != 0 || (r = tl_cli_plan_parse(&po, argc, argv, &i, cmd)) != 0) {
       if (r != 1) {

@@ -126,7 +126,7 @@ static int run(int argc, char **argv)
   tl_ftype forced = (tl_ftype)-1;
   const char *src = NULL;
   for (int i = 1; i < argc; i++) {
-    const char *v;
+    const char *v = NULL;
     int r;
     if ((r = tl_cli_hw_parse(&hwo, argc, argv, &i, cmd)) != 0 || (r = tl_cli_plan_parse(&po, argc, argv, &i, cmd)) != 0) {
       if (r != 1)

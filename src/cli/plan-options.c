@@ -78,7 +78,7 @@ void tl_cli_gib(char *buf, size_t n, uint64_t bytes)
 
 int tl_cli_plan_parse(tl_cli_plan_opts *o, int argc, char **argv, int *i, const char *cmd)
 {
-  const char *v;
+  const char *v = NULL;
   int r;
   tl_plan_settings *s = &o->settings;
   if (!strcmp(argv[*i], "--json")) {

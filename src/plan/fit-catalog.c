@@ -40,10 +40,10 @@ tl_status tl_fit_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_se
   const char *id = m->catalog_id[0] ? m->catalog_id : m->source;
   if (strlen(id) >= sizeof r.id && strrchr(id, '/'))
     id = strrchr(id, '/') + 1;
-  snprintf(r.id, sizeof r.id, "%s", id);
+  snprintf(r.id, sizeof r.id, "%.*s", (int)sizeof r.id - 1, id);
   snprintf(r.name, sizeof r.name, "%s", m->name[0] ? m->name : r.id);
   snprintf(r.family, sizeof r.family, "%s", s && s->family[0] ? s->family : m->hp.arch_name);
-  snprintf(r.license, sizeof r.license, "%s", m->license);
+  snprintf(r.license, sizeof r.license, "%.*s", (int)sizeof r.license - 1, m->license);
   r.ftype = m->ftype;
   r.n_params = m->n_params;
   r.n_params_active = m->n_params_active;
