@@ -5,7 +5,8 @@
  * every matvec reads its weights from memory. Prints a Markdown table.
  *
  *   bench-kernels [--reps R] [--threads 1,2] [--set-mib 384] [--types q4_K,q8_0]
- *                 [--isa NAME via TAILOR_CPU_ISA] [--no-gemm] */
+ *                 [--no-gemm] [--cpu-time]
+ * The kernels are the best this CPU has, or TAILOR_CPU_ISA=scalar|avx2|avx512|amx. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,14 @@
 
 #include "engine/cpu/kernels.h"
 
+/* --cpu-time: measure process CPU time instead of wall time, to see what a
+ * kernel does per CPU second on a loaded machine (meaningful for 1 thread). */
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+
 static double now(void)
 {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(bench_clock, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -176,6 +181,8 @@ int main(int argc, char **argv)
       types_arg = argv[++i];
     else if (!strcmp(argv[i], "--no-gemm"))
       no_gemm = 1;
+    else if (!strcmp(argv[i], "--cpu-time"))
+      bench_clock = CLOCK_PROCESS_CPUTIME_ID;
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
       n_threads = 0;
       for (char *p = argv[++i]; *p && n_threads < 4;) {
@@ -200,8 +207,8 @@ int main(int argc, char **argv)
     if (p && (p == types_arg || p[-1] == ',') && (p[strlen(name)] == ',' || p[strlen(name)] == 0))
       types[n_types++] = all[i];
   }
-  printf("kernels: %s; reps %d; weight set per shape >= %zu MiB (rotated)\n", tl__cpu_kernels_get()->name, reps,
-         set_mib);
+  printf("kernels: %s; reps %d; weight set per shape >= %zu MiB (rotated); %s time\n", tl__cpu_kernels_get()->name,
+         reps, set_mib, bench_clock == CLOCK_MONOTONIC ? "wall" : "CPU");
 
   const size_t bw_bytes = (size_t)1 << 30;
   char *bw_buf = aligned_alloc(4096, bw_bytes);
