@@ -91,11 +91,117 @@ bool tl_gguf_arr_str(const tl_gguf *g, size_t kv, uint64_t i, const char **s, si
  * big-endian files. */
 const void *tl_gguf_arr_data(const tl_gguf *g, size_t kv);
 
+/* ---- additions: byte order, values by index, nested arrays ---- */
+
+/* Hard limits on counts read from a file (beyond the file-size bounds). */
+#define TL_GGUF_MAX_KV 1048576u
+#define TL_GGUF_MAX_TENSORS 1048576u
+#define TL_GGUF_MAX_KEY 65535u       /* bytes of a key (the spec's limit) */
+#define TL_GGUF_MAX_DEPTH 8u         /* nesting of arrays inside arrays */
+
+/* True for a big-endian file: metadata is byte-swapped when read; tensor data
+ * is left as stored (big-endian). */
+bool tl_gguf_is_big_endian(const tl_gguf *g);
+
+/* Scalar values by kv index, with the conversions of the getters above
+ * (which use the first kv of a key). False on a type or range mismatch. */
+bool tl_gguf_kv_u64(const tl_gguf *g, size_t i, uint64_t *out);
+bool tl_gguf_kv_i64(const tl_gguf *g, size_t i, int64_t *out);
+bool tl_gguf_kv_f64(const tl_gguf *g, size_t i, double *out);
+bool tl_gguf_kv_bool(const tl_gguf *g, size_t i, bool *out);
+bool tl_gguf_kv_str(const tl_gguf *g, size_t i, const char **s, size_t *len);
+
+/* An array value, at any nesting depth; borrowed from the tl_gguf. */
+typedef struct tl_gguf_array tl_gguf_array;
+/* The array of kv i, or NULL when that value is not an array. */
+const tl_gguf_array *tl_gguf_kv_array(const tl_gguf *g, size_t i);
+tl_gguf_type tl_gguf_array_type(const tl_gguf_array *a);  /* element type */
+uint64_t tl_gguf_array_count(const tl_gguf_array *a);
+/* Element i of an array of arrays, or NULL (wrong type, out of range). */
+const tl_gguf_array *tl_gguf_array_sub(const tl_gguf_array *a, uint64_t i);
+/* Element i, as tl_gguf_arr_f64 / _i64 / _str. */
+bool tl_gguf_array_f64(const tl_gguf_array *a, uint64_t i, double *out);
+bool tl_gguf_array_i64(const tl_gguf_array *a, uint64_t i, int64_t *out);
+bool tl_gguf_array_str(const tl_gguf_array *a, uint64_t i, const char **s, size_t *len);
+/* Fixed element size in bytes of a value type (0 for strings and arrays). */
+size_t tl_gguf_type_size(tl_gguf_type t);
+/* The specification's name of a value type ("uint32", "string"), or "invalid". */
+const char *tl_gguf_type_name(tl_gguf_type t);
+
 /* ---- tensors ---- */
 size_t tl_gguf_n_tensors(const tl_gguf *g);
 const tl_gguf_tensor *tl_gguf_tensor_at(const tl_gguf *g, size_t i);
 /* Index of the named tensor, or -1. */
 int64_t tl_gguf_find_tensor(const tl_gguf *g, const char *name);
+
+/* ---- writer ---- */
+
+/* Builds a GGUF version 3 file (little-endian): metadata in the order set,
+ * tensor infos in the order added, then each tensor's data at an offset
+ * aligned to general.alignment (32 unless set as a uint32). Tensor data is
+ * either a caller buffer given at add time or streamed after
+ * tl_gguf_writer_begin, in tensor order, so a model never needs to be in
+ * memory at once. Not thread-safe. Free with tl_gguf_writer_free. */
+typedef struct tl_gguf_writer tl_gguf_writer;
+
+tl_status tl_gguf_writer_create(tl_gguf_writer **out, tl_error *err);
+/* Frees the writer; an unfinished output file is closed and removed. */
+void tl_gguf_writer_free(tl_gguf_writer *w);
+
+/* Metadata setters. The key is copied; setting a key again replaces its
+ * value in place. TL_EINVAL for an empty key, one over TL_GGUF_MAX_KEY bytes,
+ * or a call after tl_gguf_writer_begin. */
+tl_status tl_gguf_writer_set_u8(tl_gguf_writer *w, const char *key, uint8_t v, tl_error *err);
+tl_status tl_gguf_writer_set_i8(tl_gguf_writer *w, const char *key, int8_t v, tl_error *err);
+tl_status tl_gguf_writer_set_u16(tl_gguf_writer *w, const char *key, uint16_t v, tl_error *err);
+tl_status tl_gguf_writer_set_i16(tl_gguf_writer *w, const char *key, int16_t v, tl_error *err);
+tl_status tl_gguf_writer_set_u32(tl_gguf_writer *w, const char *key, uint32_t v, tl_error *err);
+tl_status tl_gguf_writer_set_i32(tl_gguf_writer *w, const char *key, int32_t v, tl_error *err);
+tl_status tl_gguf_writer_set_u64(tl_gguf_writer *w, const char *key, uint64_t v, tl_error *err);
+tl_status tl_gguf_writer_set_i64(tl_gguf_writer *w, const char *key, int64_t v, tl_error *err);
+tl_status tl_gguf_writer_set_f32(tl_gguf_writer *w, const char *key, float v, tl_error *err);
+tl_status tl_gguf_writer_set_f64(tl_gguf_writer *w, const char *key, double v, tl_error *err);
+tl_status tl_gguf_writer_set_bool(tl_gguf_writer *w, const char *key, bool v, tl_error *err);
+/* A string of len bytes (copied). */
+tl_status tl_gguf_writer_set_str(tl_gguf_writer *w, const char *key, const char *s, size_t len,
+                                 tl_error *err);
+/* An array of n fixed-size elements (numbers or bools) in host byte order,
+ * copied. TL_EINVAL for string or array element types. */
+tl_status tl_gguf_writer_set_arr(tl_gguf_writer *w, const char *key, tl_gguf_type elem_type,
+                                 const void *data, uint64_t n, tl_error *err);
+/* An array of n strings; lens may be NULL for NUL-terminated strings. */
+tl_status tl_gguf_writer_set_arr_str(tl_gguf_writer *w, const char *key, const char *const *strs,
+                                     const size_t *lens, uint64_t n, tl_error *err);
+/* A value given as its encoded little-endian bytes (as they follow the type
+ * field in a file), for values the setters above do not build, such as
+ * nested arrays. Not validated beyond the key and type. */
+tl_status tl_gguf_writer_set_raw(tl_gguf_writer *w, const char *key, tl_gguf_type type,
+                                 const void *bytes, size_t n, tl_error *err);
+
+/* Adds a tensor info (name copied, 1..TL_TENSOR_NAME_MAX-1 bytes, unique).
+ * data: the tensor's bytes (tl_tensor_bytes of type and shape), borrowed
+ * until written; or NULL to stream them with tl_gguf_writer_write_data.
+ * TL_EINVAL for a bad name, type or shape (ne[0] not a multiple of the block
+ * size), or a call after tl_gguf_writer_begin. */
+tl_status tl_gguf_writer_add_tensor(tl_gguf_writer *w, const char *name, tl_qtype type,
+                                    const int64_t *ne, uint32_t n_dims, const void *data,
+                                    tl_error *err);
+/* Bytes of the header, metadata and tensor infos with padding: where the
+ * tensor data section will start. */
+uint64_t tl_gguf_writer_data_offset(const tl_gguf_writer *w);
+
+/* Creates path and writes everything before the tensor data, then the data
+ * of leading tensors that have buffers. TL_EIO on a write error. */
+tl_status tl_gguf_writer_begin(tl_gguf_writer *w, const char *path, tl_error *err);
+/* Appends n bytes of streamed tensor data: they fill the current tensor;
+ * once it is complete, padding and the following buffered tensors are
+ * written. TL_EINVAL when n runs past the current streamed tensor. */
+tl_status tl_gguf_writer_write_data(tl_gguf_writer *w, const void *data, size_t n, tl_error *err);
+/* Checks that every tensor was written, flushes and closes the file.
+ * TL_EINVAL when data is missing (the file is removed). */
+tl_status tl_gguf_writer_finish(tl_gguf_writer *w, tl_error *err);
+/* begin + finish, for writers whose tensors all have buffers. */
+tl_status tl_gguf_writer_write(tl_gguf_writer *w, const char *path, tl_error *err);
 
 #ifdef __cplusplus
 }

@@ -125,6 +125,7 @@ typedef struct tl_gpu {
 
 #define TL_HW_MAX_GPUS 64
 #define TL_HW_MAX_WARNINGS 64
+#define TL_HW_MAX_NOTES 16
 
 typedef struct tl_hw {
   int schema_version;      /* TL_HW_SCHEMA_VERSION */
@@ -138,9 +139,90 @@ typedef struct tl_hw {
   tl_gpu gpus[TL_HW_MAX_GPUS];
   size_t n_warnings;
   char warnings[TL_HW_MAX_WARNINGS][256]; /* one line each, naming the file or call */
+  char backend[16];        /* recommended engine backend: "cuda", "rocm", "metal", "cpu" */
+  size_t n_notes;
+  char notes[TL_HW_MAX_NOTES][256]; /* assumptions made, e.g. defaults of a described machine */
 } tl_hw;
 
 #define TL_HW_SCHEMA_VERSION 1
+
+/* ---- probing this machine ------------------------------------------------ */
+
+typedef struct tl_hw_probe_opts {
+  bool measure_bandwidth; /* run the memory read test (multi-threaded, at most 2 s) */
+  bool skip_gpus;         /* do not look for accelerators */
+  const char *sysroot;    /* read /proc and /sys under this directory instead of "/"
+                             (NULL: $TAILOR_SYSROOT when set). With a sysroot, hwloc,
+                             cpuid, uname and NVML are not consulted: the files alone
+                             drive the probe, so recorded trees reproduce a machine. */
+} tl_hw_probe_opts;
+
+/* Probes this machine into *out (opts may be NULL: defaults). A file or call
+ * that cannot be read is not an error: the field stays 0 and one line naming
+ * it goes to out->warnings (and to the log at WARN). No GPU is normal.
+ * NVIDIA GPUs come from NVML loaded at run time ($TAILOR_NVML_LIB overrides
+ * "libnvidia-ml.so.1"). Returns TL_OK, or TL_EINVAL for a NULL out. Not
+ * thread-safe with itself (NVML init/shutdown). */
+tl_status tl_hw_probe(tl_hw *out, const tl_hw_probe_opts *opts, tl_error *err);
+
+/* Recomputes the derived fields (platform_id, backend, mem.usable, mem.bandwidth
+ * choice) after the caller changed figures. */
+void tl_hw_finish(tl_hw *hw);
+
+/* ---- describing another machine -------------------------------------------- */
+
+/* A machine given by a few numbers (`--gpu "RTX 4090" --gpus 2 --ram 64`).
+ * Zero or NULL means "not given": a stated default is used and a line in
+ * notes says so. */
+typedef struct tl_hw_preset {
+  const char *gpu;     /* name or id looked up in data/gpus.json; NULL: no GPU */
+  uint32_t n_gpus;     /* 0: 1 when gpu is given */
+  double ram_gib;      /* system RAM in GiB; 0: default (see docs/probe.md) */
+  uint32_t cpu_cores;  /* 0: default 16 */
+  double vram_gib;     /* per GPU, overrides the spec; required for an unknown GPU */
+} tl_hw_preset;
+
+/* Fills *out with the described machine. An unknown GPU name without vram_gib
+ * is TL_ENOTFOUND with close matches in the message; bad numbers TL_EINVAL. */
+tl_status tl_hw_describe(const tl_hw_preset *p, tl_hw *out, tl_error *err);
+
+/* ---- JSON form (docs/json.md, "hardware") ----------------------------------- */
+
+/* Writes the documented JSON object. *out is NUL-terminated; free with tl_free. */
+tl_status tl_hw_to_json(const tl_hw *hw, char **out, tl_error *err);
+/* Parses a hardware object (as written by tl_hw_to_json, or a hand-written
+ * file that gives only some fields: GPUs named by "name"/"spec_id" get their
+ * figures from the spec table). TL_EFORMAT with the field named on bad input,
+ * TL_EUNSUPPORTED for a newer schema_version. "described" is kept as the
+ * file says (true when absent), so a document reads back exactly. */
+tl_status tl_hw_from_json(const char *text, size_t len, tl_hw *out, tl_error *err);
+
+/* ---- GPU specification table (data/gpus.json) -------------------------------- */
+
+/* Finds a GPU by id ("nvidia-rtx-4090") or loosely by name ("RTX 4090",
+ * "4090", "H100", "M3 Max", "NVIDIA H100 80GB HBM3"); fills *out with the spec
+ * figures (vram_total, bandwidth, flops; sources TL_SRC_SPEC). TL_ENOTFOUND
+ * when nothing matches (the message lists close matches). */
+tl_status tl_gpu_spec_find(const char *name_or_id, tl_gpu *out, tl_error *err);
+/* Number of entries in the table, and entry i (0-based) as a tl_gpu. */
+size_t tl_gpu_spec_count(void);
+tl_status tl_gpu_spec_get(size_t i, tl_gpu *out, tl_error *err);
+/* Up to max ids of the entries closest to name (best first); returns how many.
+ * The strings are static. */
+size_t tl_gpu_spec_suggest(const char *name, const char **ids, size_t max);
+/* The vendor's source URL of entry id, or NULL. Static string. */
+const char *tl_gpu_spec_source(const char *id);
+
+/* ---- names ----------------------------------------------------------------- */
+
+const char *tl_value_source_name(tl_value_source s);   /* "probed", "spec", ... */
+const char *tl_mem_limit_source_name(tl_mem_limit_source s); /* "none", "cgroup_v2", ... */
+const char *tl_gpu_vendor_name(tl_gpu_vendor v);        /* "nvidia", "amd", ... */
+/* Writes the ISA flags as space-separated lower-case names ("avx2 fma f16c"). */
+void tl_cpu_isa_string(uint32_t isa, char *buf, size_t size);
+/* Writes a one-line capability summary (what kernels and number formats the
+ * machine can run fast), e.g. "cuda sm_90 x1, bf16, fp8, cpu avx512 vnni". */
+void tl_hw_capabilities(const tl_hw *hw, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -175,6 +175,15 @@ typedef struct tl_hparams {
   float attn_softcap, final_softcap; /* 0 = none */
   /* Fallback: when the architecture is unknown */
   uint64_t n_params_hint;
+  /* Appended fields */
+  uint32_t n_token_types;    /* bert: token type embeddings (type_vocab_size) */
+  bool expert_probs_bias;    /* router score correction bias exp_probs_b (deepseek3) */
+  bool mla_split_kv_b;       /* MLA kv_b stored as k_b + v_b (llama.cpp since 2025-04) */
+  bool has_rope_factors;     /* rope_freqs / rope_factors_{long,short} tensors present */
+  bool per_layer_dims;       /* the arrays below are authoritative */
+  uint32_t n_head_layer[TL_MAX_LAYERS];    /* head_count per layer (GGUF arrays) */
+  uint32_t n_head_kv_layer[TL_MAX_LAYERS]; /* head_count_kv per layer; 0 = no attention */
+  uint32_t n_ff_layer[TL_MAX_LAYERS];      /* feed_forward_length per layer */
 } tl_hparams;
 
 /* What a tensor is, independent of the naming scheme. */
@@ -249,6 +258,11 @@ typedef struct tl_model_desc {
   bool has_tokenizer;
   char license[64];          /* catalog */
   char catalog_id[64];       /* catalog id, "" if none */
+  /* Appended fields */
+  uint64_t n_params_token_embd; /* input embedding table when not tied to the output (a lookup:
+                                   one row read per token). Published "active" counts differ on it:
+                                   Mistral and Qwen include it, OpenAI and DeepSeek leave it out. */
+  uint64_t file_bytes_predicted; /* catalog: predicted GGUF file size (tl_model_desc_predict_file_bytes) */
 } tl_model_desc;
 
 /* Frees the description and its tensor array. Accepts NULL. */
@@ -271,6 +285,96 @@ tl_status tl_kv_geometry(const tl_hparams *hp, tl_kv_layer *layers, tl_error *er
 /* Architecture-level KV bytes per token for all layers at a cache type (F16,
  * Q8_0, Q4_0, F32), counting every layer as full attention. */
 uint64_t tl_kv_bytes_per_token(const tl_hparams *hp, tl_qtype kv_type);
+
+
+/* ---- Architecture registry ---- */
+
+/* The GGUF `general.architecture` name of a family ("llama", "gpt-oss", ...);
+ * "unknown" for TL_ARCH_UNKNOWN. */
+const char *tl_arch_name(tl_arch arch);
+/* The family for a GGUF architecture name; TL_ARCH_UNKNOWN if not in the registry. */
+tl_arch tl_arch_from_name(const char *name);
+
+/* Completes hyperparameters after they were read: default head dims, n_rot,
+ * the sliding-window layer pattern of the family, per-layer arrays. Checks
+ * that they are consistent (TL_EINVAL naming the field) and within limits
+ * (n_layer <= TL_MAX_LAYERS). Idempotent. The readers below call it. */
+tl_status tl_hparams_finalize(tl_hparams *hp, tl_error *err);
+/* Per-layer queries on finalized hyperparameters. */
+uint32_t tl_hparams_n_head(const tl_hparams *hp, uint32_t il);
+uint32_t tl_hparams_n_head_kv(const tl_hparams *hp, uint32_t il);
+uint32_t tl_hparams_n_ff(const tl_hparams *hp, uint32_t il);
+bool tl_hparams_layer_is_swa(const tl_hparams *hp, uint32_t il);
+/* True when layer il has routed experts. */
+bool tl_hparams_layer_is_moe(const tl_hparams *hp, uint32_t il);
+
+/* The tensors the architecture has for these hyperparameters, named and
+ * shaped as llama.cpp's converter writes them to GGUF, with role and layer.
+ * Types are F32 (bytes at F32); tl_model_desc_from_hparams applies a mixture.
+ * On success *out (free with tl_tensor_list_free) and *n_out are set. */
+tl_status tl_arch_tensors(const tl_hparams *hp, tl_tensor_desc **out, size_t *n_out, tl_error *err);
+void tl_tensor_list_free(tl_tensor_desc *list);
+
+/* The role and block index of a tensor from its GGUF name ("blk.3.attn_q.weight"
+ * -> TL_ROLE_ATTN_Q, 3). Unknown names give TL_ROLE_OTHER; global tensors -1. */
+tl_tensor_role tl_tensor_role_from_name(const char *name, int32_t *layer);
+/* A short name of a role ("attn_q"). */
+const char *tl_tensor_role_name(tl_tensor_role role);
+/* False for tensors that are not learned parameters (rope frequency factors). */
+bool tl_tensor_is_parameter(const tl_tensor_desc *t);
+
+/* Fills the model-wide figures of m from its tensors: weight_bytes, n_params,
+ * n_params_active (routed experts counted n_expert_used / n_expert; the token
+ * embedding table, a lookup, counted for dense models and MoE alike). */
+void tl_model_desc_count(tl_model_desc *m);
+
+/* Hyperparameters of a llama-shaped model with about n_params parameters, for
+ * a model whose architecture is not in the registry (arch stays UNKNOWN). */
+tl_status tl_hparams_guess_from_params(uint64_t n_params, tl_hparams *hp, tl_error *err);
+
+/* ---- Hyperparameter readers ---- */
+
+typedef struct tl_gguf tl_gguf;
+
+/* From a GGUF file's metadata (`<arch>.block_count` ..., per-layer arrays,
+ * the tokenizer's token count) and, where metadata is silent, its tensors
+ * (tied output, q/k/v bias, MLA layout). Finalized. TL_EFORMAT naming the
+ * key when a required key is missing or out of range. */
+tl_status tl_hparams_from_gguf(const tl_gguf *g, tl_hparams *hp, tl_error *err);
+
+typedef struct tl_gguf_writer tl_gguf_writer;
+
+/* Writes the hyperparameters as the GGUF keys llama.cpp reads
+ * (general.architecture, `<arch>.block_count` ..., `<arch>.vocab_size`), so
+ * that tl_hparams_from_gguf gives them back. MLA models are written in the
+ * layout their mla_split_kv_b says. Errors from the writer are passed on. */
+tl_status tl_hparams_to_gguf(const tl_hparams *hp, tl_gguf_writer *w, tl_error *err);
+
+/* From a Hugging Face config.json text (`len` bytes), including a nested
+ * text_config of multimodal wrappers; model_type / architectures pick the
+ * family. Finalized. TL_EFORMAT naming the key on bad or missing values. */
+tl_status tl_hparams_from_hf_config(const char *json, size_t len, tl_hparams *hp, tl_error *err);
+
+/* ---- Model descriptions ---- */
+
+/* Registry tensors for hp, each typed by the mixture rule of ftype; exact
+ * predicted tensor bytes. file_bytes is 0 (see tl_model_desc_predict_file_bytes).
+ * Free with tl_model_desc_free. */
+tl_status tl_model_desc_from_hparams(const tl_hparams *hp, tl_ftype ftype, tl_model_desc **out,
+                                     tl_error *err);
+/* Every tensor exactly as in the GGUF file at path, roles and layers from the
+ * names; ftype from general.file_type. Free with tl_model_desc_free. */
+tl_status tl_model_desc_from_gguf(const char *path, tl_model_desc **out, tl_error *err);
+/* A Hugging Face directory: config.json, safetensors headers (single file or
+ * sharded through model.safetensors.index.json), tokenizer files and chat
+ * template presence. Tensors keep their safetensors names (roles OTHER).
+ * Free with tl_model_desc_free. */
+tl_status tl_model_desc_from_hf_dir(const char *dir, tl_model_desc **out, tl_error *err);
+
+/* Predicted GGUF file size of a description built from the registry:
+ * tensor bytes, each tensor's data padded to the alignment (32), plus the
+ * estimated metadata and tensor-info section (see docs/models.md). */
+uint64_t tl_model_desc_predict_file_bytes(const tl_model_desc *m);
 
 #ifdef __cplusplus
 }

@@ -3,10 +3,14 @@
 #ifndef TAILOR_TAILOR_H
 #define TAILOR_TAILOR_H
 
+#include "tailor/catalog.h"
+#include "tailor/config.h"
 #include "tailor/error.h"
 #include "tailor/gguf.h"
 #include "tailor/hooks.h"
 #include "tailor/hw.h"
 #include "tailor/model.h"
+#include "tailor/plan.h"
+#include "tailor/tokenizer.h"
 
 #endif

@@ -19,11 +19,18 @@ typedef struct tl_cli_command {
   int (*run)(int argc, char **argv); /* argv[0] is the command name */
 } tl_cli_command;
 
+extern const tl_cli_command tl_cli_cmd_tokenize;
+
 /* Prints cmd->help to stdout. */
 void tl_cli_print_help(const tl_cli_command *cmd);
 /* Prints "tailor NAME: message" and a hint to stderr; returns TL_EXIT_USAGE. */
 int tl_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "tailor NAME: message" to stderr; returns TL_EXIT_FAILURE. */
 int tl_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+extern const tl_cli_command tl_cli_cmd_probe;
+extern const tl_cli_command tl_cli_cmd_inspect;
+extern const tl_cli_command tl_cli_cmd_catalog;
+extern const tl_cli_command tl_cli_cmd_config;
 
 #endif

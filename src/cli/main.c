@@ -8,6 +8,11 @@
 #include "tailor/tailor.h"
 
 static const tl_cli_command *const commands[] = {
+    &tl_cli_cmd_probe,
+    &tl_cli_cmd_inspect,
+    &tl_cli_cmd_catalog,
+    &tl_cli_cmd_config,
+    &tl_cli_cmd_tokenize,
     NULL,
 };
 

@@ -1,0 +1,113 @@
+/* What the files of src/plan share: the per-model figures a plan is built
+ * from (bytes per layer and role, KV geometry), the runtime hooks that size
+ * caches and buffers, and the steps of tl_plan_estimate (placement, memory,
+ * speed, fit, score). Never included from outside src/plan. */
+#ifndef TL_PLAN_INTERNAL_H
+#define TL_PLAN_INTERNAL_H
+
+#include "tailor/plan.h"
+
+#define TL__MIB (1024ull * 1024ull)
+#define TL__GIB (1024ull * 1024ull * 1024ull)
+
+/* A model reduced to what placement and speed need. */
+typedef struct tl__pmodel {
+  const tl_model_desc *m;
+  uint32_t n_layer;
+  uint64_t layer_bytes[TL_MAX_LAYERS];  /* per layer: everything but routed experts */
+  uint64_t expert_bytes[TL_MAX_LAYERS]; /* per layer: routed expert tensors (all experts) */
+  uint64_t embd_bytes;                  /* token_embd */
+  uint64_t output_bytes;                /* output.weight; for tied models the shared token_embd */
+  uint64_t global_bytes;                /* output_norm, rope_freqs and other global tensors */
+  uint64_t largest_tensor;              /* bytes of the largest weight tensor */
+  bool tied;
+  bool moe;
+  double matmul_params_active;          /* elements of weights multiplied per token */
+  uint64_t read_bytes_active;           /* weight bytes read per token (MoE: used experts) */
+  tl_kv_layer kv[TL_MAX_LAYERS];
+} tl__pmodel;
+
+/* Fills pm from m. TL_EINVAL when the model has no layers or too many. */
+tl_status tl__pmodel_init(tl__pmodel *pm, const tl_model_desc *m, tl_error *err);
+
+/* Bytes of n elements of a KV cache type (block types rounded up to blocks). */
+uint64_t tl__kv_type_bytes(tl_qtype t, uint64_t n);
+bool tl__kv_type_valid(tl_qtype t);
+
+/* Where a compute buffer is: decides which graph phases it holds. */
+typedef enum tl__buf_role {
+  TL__BUF_ALL = 0,        /* one device runs the whole graph (CPU only, or all on one GPU) */
+  TL__BUF_LAYERS = 1,     /* a device holding some layers, not the output */
+  TL__BUF_OUTPUT = 2,     /* a device holding layers and the output */
+  TL__BUF_HOST_SIDE = 3,  /* the host while GPUs run every layer (inputs, copies) */
+} tl__buf_role;
+
+/* Per-GPU runtime context of CUDA / ROCm: Ollama reserves 457 MiB per GPU
+ * for it (ollama discover/gpu.go, cudaMinimumMemory and rocmMinimumMemory);
+ * the llama.cpp-like runtimes here use the same figure. Unified-memory GPUs
+ * (Metal) are charged nothing: their runtime lives in the host's share. */
+uint64_t tl__gpu_context_bytes(const tl_gpu *g);
+
+/* Runtime hooks. */
+typedef struct tl__runtime {
+  tl_runtime id;
+  /* Fills 0 / -1 settings with the runtime's defaults. */
+  void (*resolve)(tl_plan_settings *s, const tl_model_desc *m, const tl_hw *hw);
+  /* KV cells a layer holds for all sequences. */
+  uint64_t (*kv_cells)(const tl_plan_settings *s, const tl_kv_layer *l);
+  /* Compute buffer bytes of one device. */
+  uint64_t (*compute_bytes)(const tl__pmodel *pm, const tl_plan_settings *s, tl__buf_role role,
+                            uint64_t staged_bytes);
+  /* Fixed runtime bytes on a GPU (context, graphs) and on the host. */
+  uint64_t (*gpu_overhead)(const tl_gpu *g);
+  uint64_t host_overhead;
+  bool embd_on_host;       /* token_embd stays in system RAM */
+  bool tied_output_copy;   /* a tied output is a second copy on the output device */
+} tl__runtime;
+
+extern const tl__runtime tl__runtime_tailor;
+extern const tl__runtime tl__runtime_llamacpp;
+extern const tl__runtime tl__runtime_ollama;
+extern const tl__runtime tl__runtime_vllm;
+const tl__runtime *tl__runtime_get(tl_runtime id);
+
+/* llama.cpp's graph-allocator peak for a micro-batch (shared with Ollama). */
+uint64_t tl__llamacpp_graph_bytes(const tl__pmodel *pm, const tl_plan_settings *s, tl__buf_role role);
+/* llama.cpp's padding of KV cells. */
+#define TL__LLAMACPP_KV_PAD 256u
+
+/* KV bytes of one layer for all sequences under runtime rt. */
+uint64_t tl__kv_layer_bytes(const tl__runtime *rt, const tl_plan_settings *s, const tl_kv_layer *l);
+
+/* Host memory held back from a plan: the OS and other programs. */
+uint64_t tl__host_headroom(const tl_hw *hw);
+
+/* Placement for the llama.cpp-like runtimes (tailor, llama.cpp, Ollama):
+ * fills devices, layer/expert maps, memory per device, mode and fits. */
+tl_status tl__place_layers(const tl__runtime *rt, const tl__pmodel *pm, const tl_hw *hw,
+                           tl_plan *p, tl_error *err);
+/* Placement for vLLM (GPU only, tensor parallel, paged KV). */
+tl_status tl__place_vllm(const tl__pmodel *pm, const tl_hw *hw, tl_plan *p, tl_error *err);
+/* vLLM: KV cells per sequence rounded up to its 16-token blocks. */
+#define TL__VLLM_BLOCK 16u
+
+/* Speed model: fills decode/prefill/throughput figures from a placed plan. */
+void tl__speed_estimate(const tl__pmodel *pm, const tl_hw *hw, const tl_efficiency *e, tl_plan *p);
+
+/* Fit: level, utilisation, notes. */
+void tl__fit_assess(const tl__pmodel *pm, const tl_hw *hw, tl_plan *p);
+/* Appends a note (printf format); extra notes past TL_PLAN_MAX_NOTES are dropped. */
+void tl__plan_note(tl_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Scores 0-100 and the composite. */
+void tl__score_plan(const tl__pmodel *pm, tl_plan *p);
+/* Quality estimate 0-100 before the quantization adjustment. */
+double tl__quality_base(const tl_model_desc *m, const tl_plan_settings *s);
+/* Multiplier for a file-type mixture (1.0 = unquantized). */
+double tl__quality_quant_factor(tl_ftype f, bool known);
+
+/* Places and sizes only (no speed or scores): used by the context search. */
+tl_status tl__plan_place(const tl__pmodel *pm, const tl_hw *hw, const tl_plan_settings *resolved,
+                         tl_plan *p, tl_error *err);
+
+#endif

@@ -1,0 +1,74 @@
+/* tailor's own engine as a target runtime. The engine allocates what this
+ * file says, in the same categories, so its report can be checked against
+ * the estimate exactly:
+ *   KV:      exactly n_ctx cells per sequence (no padding); a sliding-window
+ *            layer keeps a ring of n_swa + n_ubatch cells; MLA the latent.
+ *   compute: f32 scratch for one micro-batch of ub tokens, sized once:
+ *            x, xb, xb2 [n_embd], q [q_dim], k, v [kv_dim], hb, hb2 [ffn],
+ *            attention scores in tiles of 256 keys [n_head, ub, 256], and
+ *            logits for the last token of each sequence [n_vocab, n_parallel].
+ *   placement: token_embd in system RAM (rows are gathered per token), the
+ *            output projection with the last layer; a tied output is a
+ *            second copy on a GPU, as in llama.cpp. */
+#include "internal.h"
+
+#define TAILOR_ATTN_TILE 256u
+
+static void resolve(tl_plan_settings *s, const tl_model_desc *m, const tl_hw *hw)
+{
+  (void)hw;
+  if (s->n_ctx == 0)
+    s->n_ctx = m->hp.n_ctx_train && m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096;
+  if (s->n_parallel == 0)
+    s->n_parallel = 1;
+  if (s->n_batch == 0)
+    s->n_batch = 2048;
+  if (s->n_ubatch == 0)
+    s->n_ubatch = 512;
+  if (s->n_ubatch > s->n_batch)
+    s->n_ubatch = s->n_batch;
+  if (s->flash_attn < 0)
+    s->flash_attn = 1;
+}
+
+static uint64_t kv_cells(const tl_plan_settings *s, const tl_kv_layer *l)
+{
+  uint64_t seq = s->n_ctx;
+  if (l->window && (uint64_t)l->window + s->n_ubatch < seq)
+    seq = (uint64_t)l->window + s->n_ubatch;
+  return seq * s->n_parallel;
+}
+
+static uint64_t compute_bytes(const tl__pmodel *pm, const tl_plan_settings *s, tl__buf_role role,
+                              uint64_t staged)
+{
+  (void)staged; /* the engine multiplies host-resident layers on the CPU */
+  const tl_hparams *hp = &pm->m->hp;
+  uint64_t ub = s->n_ubatch, e = hp->n_embd;
+  if (role == TL__BUF_HOST_SIDE)
+    return 4 * ub * e + 4 * (uint64_t)hp->n_vocab * s->n_parallel;
+  uint64_t q_dim = (uint64_t)hp->n_head * (hp->head_dim_k ? hp->head_dim_k : e / (hp->n_head ? hp->n_head : 1));
+  if (pm->kv[0].mla)
+    q_dim = (uint64_t)hp->n_head * pm->kv[0].n_embd_k;
+  uint64_t kv_dim = pm->kv[0].n_embd_k + pm->kv[0].n_embd_v;
+  uint64_t ffn = hp->n_ff;
+  if (pm->moe && (uint64_t)hp->n_ff_exp * hp->n_expert_used > ffn)
+    ffn = (uint64_t)hp->n_ff_exp * hp->n_expert_used;
+  uint64_t tile = s->n_ctx < TAILOR_ATTN_TILE ? s->n_ctx : TAILOR_ATTN_TILE;
+  uint64_t b = 4 * ub * (3 * e + q_dim + 2 * kv_dim + 2 * ffn) + 4 * (uint64_t)hp->n_head * ub * tile;
+  if (role == TL__BUF_OUTPUT || role == TL__BUF_ALL)
+    b += 4 * (uint64_t)hp->n_vocab * s->n_parallel;
+  return b;
+}
+
+const tl__runtime tl__runtime_tailor = {
+    .id = TL_RUNTIME_TAILOR,
+    .resolve = resolve,
+    .kv_cells = kv_cells,
+    .compute_bytes = compute_bytes,
+    .gpu_overhead = tl__gpu_context_bytes,
+    /* The program, tokenizer and thread stacks: assumed 64 MiB. */
+    .host_overhead = 64 * TL__MIB,
+    .embd_on_host = true,
+    .tied_output_copy = true,
+};
