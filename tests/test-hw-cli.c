@@ -33,7 +33,8 @@ static void test_probe_json(void **state)
   assert_string_equal(json_string_value(json_object_get(doc, "schema")), "tailor.hardware");
   json_t *cpu = json_object_get(doc, "cpu");
   assert_true(json_integer_value(json_object_get(cpu, "threads")) >= 1);
-  assert_true(json_integer_value(json_object_get(json_object_get(doc, "memory"), "total_bytes")) > 0);
+  assert_true(json_integer_value(json_object_get(json_object_get(doc, "memory"), "total_bytes")) >
+              0);
   assert_true(json_is_array(json_object_get(doc, "gpus")));
   assert_true(json_is_string(json_object_get(doc, "platform_id")));
   json_decref(doc);
@@ -45,8 +46,8 @@ static void test_probe_text(void **state)
   const char *args[] = {"probe", NULL};
   char *out = NULL, *err = NULL;
   assert_int_equal(th_run_tailor(args, NULL, &out, &err), 0);
-  static const char *const lines[] = {"Hardware profile (probed)", "Platform ID", "CPU", "Memory", "Usable",
-                                      "Capabilities", "GiB"};
+  static const char *const lines[] = {
+      "Hardware profile (probed)", "Platform ID", "CPU", "Memory", "Usable", "Capabilities", "GiB"};
   for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
     if (!strstr(out, lines[i]))
       fprintf(stderr, "missing '%s' in:\n%s\n", lines[i], out);
@@ -86,12 +87,16 @@ static void test_probe_sysroot_and_fake_nvml(void **state)
 static void test_described(void **state)
 {
   (void)state;
-  const char *args[] = {"probe", "--gpu", "RTX 4090", "--gpus", "2", "--ram", "64", "--cpu-cores=16", "--json", NULL};
+  const char *args[] = {"probe", "--gpu", "RTX 4090",       "--gpus", "2",
+                        "--ram", "64",    "--cpu-cores=16", "--json", NULL};
   json_t *doc = run_json(args, NULL, 0);
   assert_true(json_is_true(json_object_get(doc, "described")));
   assert_int_equal(json_array_size(json_object_get(doc, "gpus")), 2);
-  assert_string_equal(json_string_value(json_object_get(doc, "platform_id")), "nvidia_rtx_4090_24gb_x2");
-  assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "memory"), "total_bytes")), 64ll << 30);
+  assert_string_equal(json_string_value(json_object_get(doc, "platform_id")),
+                      "nvidia_rtx_4090_24gb_x2");
+  assert_int_equal(
+      json_integer_value(json_object_get(json_object_get(doc, "memory"), "total_bytes")),
+      64ll << 30);
 
   /* the JSON written is a --hardware file that reads back the same */
   char *text = json_dumps(doc, JSON_INDENT(2));
@@ -166,9 +171,12 @@ static void test_bad_hardware_file(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_probe_json),   cmocka_unit_test(test_probe_text),
-      cmocka_unit_test(test_probe_sysroot_and_fake_nvml), cmocka_unit_test(test_described),
-      cmocka_unit_test(test_exit_codes),   cmocka_unit_test(test_bad_hardware_file),
+      cmocka_unit_test(test_probe_json),
+      cmocka_unit_test(test_probe_text),
+      cmocka_unit_test(test_probe_sysroot_and_fake_nvml),
+      cmocka_unit_test(test_described),
+      cmocka_unit_test(test_exit_codes),
+      cmocka_unit_test(test_bad_hardware_file),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,8 +58,9 @@ static void round_trip(const tl_hw *hw)
 static void test_round_trip_probed(void **state)
 {
   (void)state;
-  static const char *const cases[] = {"xeon-2s", "intel-hybrid-laptop", "amd-desktop-radeon", "arm64-server",
-                                      "container-cgroup2", "container-cgroup1", "malformed", "missing"};
+  static const char *const cases[] = {
+      "xeon-2s",           "intel-hybrid-laptop", "amd-desktop-radeon", "arm64-server",
+      "container-cgroup2", "container-cgroup1",   "malformed",          "missing"};
   tl_hw *hw = calloc(1, sizeof *hw);
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char rel[128];
@@ -78,10 +79,8 @@ static void test_round_trip_described(void **state)
 {
   (void)state;
   static const tl_hw_preset presets[] = {
-      {"RTX 4090", 2, 64, 16, 0},
-      {"H100", 8, 2048, 112, 0},
-      {"M3 Max", 0, 0, 0, 0},
-      {"Imaginary Accelerator 7", 1, 0, 0, 48},
+      {"RTX 4090", 2, 64, 16, 0}, {"H100", 8, 2048, 112, 0},
+      {"M3 Max", 0, 0, 0, 0},     {"Imaginary Accelerator 7", 1, 0, 0, 48},
       {NULL, 0, 32, 8, 0},
   };
   tl_hw *hw = calloc(1, sizeof *hw);
@@ -155,12 +154,12 @@ static void test_describe_errors(void **state)
   assert_non_null(strstr(err.message, "RTX 4099"));
   assert_non_null(strstr(err.message, "nvidia-rtx-4090")); /* close match listed */
   static const tl_hw_preset bad[] = {
-      {NULL, 2, 0, 0, 0},      /* a count without a GPU */
-      {NULL, 0, 0, 0, 24},     /* VRAM without a GPU */
-      {"H100", 65, 0, 0, 0},   /* too many */
-      {"H100", 1, -1, 0, 0},   /* negative RAM */
-      {"H100", 1, NAN, 0, 0},  /* not a number */
-      {"H100", 1, 0, 0, 1e9},  /* absurd VRAM */
+      {NULL, 2, 0, 0, 0},     /* a count without a GPU */
+      {NULL, 0, 0, 0, 24},    /* VRAM without a GPU */
+      {"H100", 65, 0, 0, 0},  /* too many */
+      {"H100", 1, -1, 0, 0},  /* negative RAM */
+      {"H100", 1, NAN, 0, 0}, /* not a number */
+      {"H100", 1, 0, 0, 1e9}, /* absurd VRAM */
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     assert_int_equal(tl_hw_describe(&bad[i], hw, &err), TL_EINVAL);
@@ -171,12 +170,13 @@ static void test_describe_errors(void **state)
 static void test_from_json_hand_written(void **state)
 {
   (void)state;
-  const char *doc = "{\"schema_version\": 1,\n"
-                    " \"cpu\": {\"cores\": 32, \"isa\": [\"avx2\", \"fma\"], \"max_mhz\": 3000},\n"
-                    " \"memory\": {\"total_bytes\": 137438953472},\n"
-                    " \"gpus\": [{\"name\": \"RTX 4090\"}, {\"spec_id\": \"nvidia-rtx-3090\"},\n"
-                    "          {\"name\": \"Custom\", \"vendor\": \"amd\", \"vram_total_bytes\": 1073741824,\n"
-                    "           \"bandwidth_bytes_per_s\": 1e11}]}";
+  const char *doc =
+      "{\"schema_version\": 1,\n"
+      " \"cpu\": {\"cores\": 32, \"isa\": [\"avx2\", \"fma\"], \"max_mhz\": 3000},\n"
+      " \"memory\": {\"total_bytes\": 137438953472},\n"
+      " \"gpus\": [{\"name\": \"RTX 4090\"}, {\"spec_id\": \"nvidia-rtx-3090\"},\n"
+      "          {\"name\": \"Custom\", \"vendor\": \"amd\", \"vram_total_bytes\": 1073741824,\n"
+      "           \"bandwidth_bytes_per_s\": 1e11}]}";
   tl_hw *hw = calloc(1, sizeof *hw);
   tl_error err;
   tl_status st = tl_hw_from_json(doc, strlen(doc), hw, &err);
@@ -212,13 +212,18 @@ static void test_from_json_errors(void **state)
       {"{\"schema_version\": 2}", TL_EUNSUPPORTED, "schema_version 2"},
       {"{\"schema_version\": 1, \"cpu\": {\"cores\": \"many\"}}", TL_EFORMAT, "cpu.cores"},
       {"{\"schema_version\": 1, \"cpu\": {\"isa\": [\"avx9000\"]}}", TL_EFORMAT, "avx9000"},
-      {"{\"schema_version\": 1, \"memory\": {\"total_bytes\": -1}}", TL_EFORMAT, "memory.total_bytes"},
-      {"{\"schema_version\": 1, \"memory\": {\"limit_source\": \"moon\"}}", TL_EFORMAT, "memory.limit_source"},
+      {"{\"schema_version\": 1, \"memory\": {\"total_bytes\": -1}}", TL_EFORMAT,
+       "memory.total_bytes"},
+      {"{\"schema_version\": 1, \"memory\": {\"limit_source\": \"moon\"}}", TL_EFORMAT,
+       "memory.limit_source"},
       {"{\"schema_version\": 1, \"gpus\": {}}", TL_EFORMAT, "gpus must be an array"},
-      {"{\"schema_version\": 1, \"gpus\": [{\"name\": \"Nothing 0\"}]}", TL_EFORMAT, "no spec for 'Nothing 0'"},
-      {"{\"schema_version\": 1, \"gpus\": [{\"vendor\": \"nvidia\"}]}", TL_EFORMAT, "vram_total_bytes"},
-      {"{\"schema_version\": 1, \"gpus\": [{\"name\": \"H100\", \"compute_capability\": \"nine\"}]}", TL_EFORMAT,
-       "compute_capability"},
+      {"{\"schema_version\": 1, \"gpus\": [{\"name\": \"Nothing 0\"}]}", TL_EFORMAT,
+       "no spec for 'Nothing 0'"},
+      {"{\"schema_version\": 1, \"gpus\": [{\"vendor\": \"nvidia\"}]}", TL_EFORMAT,
+       "vram_total_bytes"},
+      {"{\"schema_version\": 1, \"gpus\": [{\"name\": \"H100\", \"compute_capability\": "
+       "\"nine\"}]}",
+       TL_EFORMAT, "compute_capability"},
       {"{\"schema_version\": 1, \"schema_version\": 1}", TL_EFORMAT, "duplicate"},
   };
   tl_hw *hw = calloc(1, sizeof *hw);
@@ -296,7 +301,8 @@ static void test_spec_table_schema(void **state)
         fprintf(stderr, "%s: %s must be a positive number\n", id, positive[k]);
       assert_true(json_is_number(v) && json_number_value(v) > 0);
     }
-    static const char *const optional[] = {"bf16_tflops", "int8_tops"}; /* null: not supported/published */
+    static const char *const optional[] = {"bf16_tflops",
+                                           "int8_tops"}; /* null: not supported/published */
     for (size_t k = 0; k < 2; k++) {
       json_t *v = json_object_get(e, optional[k]);
       assert_true(json_is_null(v) || (json_is_number(v) && json_number_value(v) > 0));
@@ -304,7 +310,11 @@ static void test_spec_table_schema(void **state)
     /* dense tensor rates never exceed 8x... and bandwidth is sane */
     assert_true(json_number_value(json_object_get(e, "bandwidth_gbs")) < 20000);
     const char *v = json_string_value(json_object_get(e, "vendor"));
-    vendors[!strcmp(v, "nvidia") ? 0 : !strcmp(v, "amd") ? 1 : !strcmp(v, "intel") ? 2 : !strcmp(v, "apple") ? 3 : 4]++;
+    vendors[!strcmp(v, "nvidia")  ? 0
+            : !strcmp(v, "amd")   ? 1
+            : !strcmp(v, "intel") ? 2
+            : !strcmp(v, "apple") ? 3
+                                  : 4]++;
     tl_gpu g;
     assert_int_equal(tl_gpu_spec_get(i, &g, NULL), TL_OK);
     assert_string_equal(g.spec_id, id);
@@ -369,8 +379,8 @@ static void test_spec_lookup(void **state)
     tl_status st = tl_gpu_spec_find(rows[i].query, &g, &err);
     const char *got = st == TL_OK ? g.spec_id : NULL;
     if ((got == NULL) != (rows[i].id == NULL) || (got && strcmp(got, rows[i].id) != 0))
-      fprintf(stderr, "'%s': expected %s, got %s\n", rows[i].query, rows[i].id ? rows[i].id : "(none)",
-              got ? got : err.message);
+      fprintf(stderr, "'%s': expected %s, got %s\n", rows[i].query,
+              rows[i].id ? rows[i].id : "(none)", got ? got : err.message);
     if (rows[i].id) {
       assert_int_equal(st, TL_OK);
       assert_string_equal(g.spec_id, rows[i].id);
@@ -391,10 +401,14 @@ int main(void)
 {
   tl_gpu_spec_count(); /* parse the table before any allocation-failure test */
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_round_trip_probed),   cmocka_unit_test(test_round_trip_described),
-      cmocka_unit_test(test_describe),            cmocka_unit_test(test_describe_errors),
-      cmocka_unit_test(test_from_json_hand_written), cmocka_unit_test(test_from_json_errors),
-      cmocka_unit_test(test_json_alloc_failures), cmocka_unit_test(test_spec_table_schema),
+      cmocka_unit_test(test_round_trip_probed),
+      cmocka_unit_test(test_round_trip_described),
+      cmocka_unit_test(test_describe),
+      cmocka_unit_test(test_describe_errors),
+      cmocka_unit_test(test_from_json_hand_written),
+      cmocka_unit_test(test_from_json_errors),
+      cmocka_unit_test(test_json_alloc_failures),
+      cmocka_unit_test(test_spec_table_schema),
       cmocka_unit_test(test_spec_lookup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

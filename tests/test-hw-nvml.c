@@ -171,10 +171,10 @@ static void test_count_fails(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_one_h100),       cmocka_unit_test(test_two_mixed),
-      cmocka_unit_test(test_eight),          cmocka_unit_test(test_unknown_model),
+      cmocka_unit_test(test_one_h100),        cmocka_unit_test(test_two_mixed),
+      cmocka_unit_test(test_eight),           cmocka_unit_test(test_unknown_model),
       cmocka_unit_test(test_library_missing), cmocka_unit_test(test_init_fails),
-      cmocka_unit_test(test_calls_fail),     cmocka_unit_test(test_count_fails),
+      cmocka_unit_test(test_calls_fail),      cmocka_unit_test(test_count_fails),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

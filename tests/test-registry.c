@@ -217,6 +217,17 @@ static void test_shapes(void **state)
   tl_model_desc_free(m);
   free(hp);
 
+  { /* DeepseekV3Config defaults topk_method to noaux_tc: the router bias exists */
+    static const char v3[] = "{\"model_type\":\"deepseek_v3\",\"hidden_size\":256,\"num_hidden_layers\":2,"
+                             "\"num_attention_heads\":4,\"vocab_size\":100,\"kv_lora_rank\":64,\"qk_rope_head_dim\":32,"
+                             "\"qk_nope_head_dim\":32,\"v_head_dim\":32,\"n_routed_experts\":4,\"num_experts_per_tok\":2,"
+                             "\"moe_intermediate_size\":256,\"intermediate_size\":512}";
+    tl_hparams h3;
+    tl_error e3;
+    assert_int_equal(tl_hparams_from_hf_config(v3, strlen(v3), &h3, &e3), TL_OK);
+    assert_true(h3.expert_probs_bias);
+  }
+
   hp = load_config("deepseek-v2-lite.json"); /* no q compression */
   assert_false(hp->expert_probs_bias);
   m = desc_of(hp, TL_FTYPE_F16);
@@ -461,12 +472,26 @@ static void test_gguf_roundtrip(void **state)
   (void)state;
   const char *dir = th_tmpdir();
   void *zeros = calloc(1, 8 << 20);
-  for (size_t a = 0; a < sizeof tiny / sizeof tiny[0]; a++) {
+  const size_t n_tiny = sizeof tiny / sizeof tiny[0];
+  /* one more round: the llama config with per-layer head and width arrays */
+  for (size_t round = 0; round <= n_tiny; round++) {
+    size_t a = round < n_tiny ? round : 0;
     for (size_t f = 0; f < sizeof roundtrip_ftypes / sizeof roundtrip_ftypes[0]; f++) {
       tl_hparams *hp = calloc(1, sizeof *hp);
       tl_error err;
       if (tl_hparams_from_hf_config(tiny[a].json, strlen(tiny[a].json), hp, &err) != TL_OK)
         fail_msg("%s: %s", tiny[a].name, err.message);
+      if (round == n_tiny) {
+        static const uint32_t kv[3] = {2, 1, 4}, ff[3] = {512, 256, 768};
+        hp->per_layer_dims = true;
+        for (uint32_t l = 0; l < 3; l++) {
+          hp->n_head_layer[l] = 4;
+          hp->n_head_kv_layer[l] = kv[l];
+          hp->n_ff_layer[l] = ff[l];
+        }
+        assert_int_equal(tl_hparams_finalize(hp, &err), TL_OK);
+        assert_int_equal(tl_hparams_n_head_kv(hp, 1), 1);
+      }
       tl_model_desc *m = desc_of(hp, roundtrip_ftypes[f]);
       tl_gguf_writer *w;
       assert_int_equal(tl_gguf_writer_create(&w, &err), TL_OK);
@@ -481,7 +506,7 @@ static void test_gguf_roundtrip(void **state)
         padded += (t->bytes + 31) / 32 * 32;
       }
       char path[4200];
-      snprintf(path, sizeof path, "%s/%s-%d.gguf", dir, tiny[a].name, (int)roundtrip_ftypes[f]);
+      snprintf(path, sizeof path, "%s/%s-%zu-%d.gguf", dir, tiny[a].name, round, (int)roundtrip_ftypes[f]);
       if (tl_gguf_writer_write(w, path, &err) != TL_OK)
         fail_msg("%s: write: %s", tiny[a].name, err.message);
       tl_gguf_writer_free(w);
@@ -530,8 +555,11 @@ static void test_gguf_roundtrip(void **state)
       assert_int_equal(y->tied_embeddings, x->tied_embeddings);
       assert_int_equal(y->kv_lora_rank, x->kv_lora_rank);
       assert_int_equal(y->expert_probs_bias, x->expert_probs_bias);
-      for (uint32_t l = 0; l < x->n_layer; l++)
+      for (uint32_t l = 0; l < x->n_layer; l++) {
         assert_int_equal(tl_hparams_layer_is_swa(y, l), tl_hparams_layer_is_swa(x, l));
+        assert_int_equal(tl_hparams_n_head_kv(y, l), tl_hparams_n_head_kv(x, l));
+        assert_int_equal(tl_hparams_n_ff(y, l), tl_hparams_n_ff(x, l));
+      }
       assert_int_equal(tl_kv_bytes_per_token(y, TL_QTYPE_F16), tl_kv_bytes_per_token(x, TL_QTYPE_F16));
       tl_model_desc *again = desc_of(y, roundtrip_ftypes[f]);
       assert_int_equal(again->n_tensors, m->n_tensors);
@@ -565,6 +593,18 @@ static void test_alloc_failures(void **state)
     assert_int_equal(st, TL_ENOMEM);
   }
   free(hp);
+  /* reading a GGUF file */
+  for (uint64_t n = 1;; n++) {
+    th_alloc_install(n);
+    tl_model_desc *m = NULL;
+    tl_status st = tl_model_desc_from_gguf(th_data_path("models/stories260K.gguf"), &m, NULL);
+    tl_model_desc_free(m);
+    assert_int_equal(th_alloc_live(), 0);
+    th_alloc_uninstall();
+    if (st == TL_OK)
+      break;
+    assert_int_equal(st, TL_ENOMEM);
+  }
 }
 
 int main(void)

@@ -19,6 +19,8 @@ typedef struct tl_cli_command {
   int (*run)(int argc, char **argv); /* argv[0] is the command name */
 } tl_cli_command;
 
+extern const tl_cli_command tl_cli_cmd_tokenize;
+
 /* Prints cmd->help to stdout. */
 void tl_cli_print_help(const tl_cli_command *cmd);
 /* Prints "tailor NAME: message" and a hint to stderr; returns TL_EXIT_USAGE. */

@@ -14,6 +14,7 @@ static const tl_cli_command *const commands[] = {
     &tl_cli_cmd_fit,
     &tl_cli_cmd_tune,
     &tl_cli_cmd_config,
+    &tl_cli_cmd_tokenize,
     NULL,
 };
 

@@ -41,7 +41,9 @@ void tl__hw_bandwidth_platform(tl_hw *hw, const tl__hw_src *src)
     for (size_t i = 0; i < hw->n_gpus; i++)
       unified |= hw->gpus[i].vendor == TL_GPU_APPLE;
     if (!unified) /* Apple chips: the spec table gives the memory bandwidth */
-      tl__hw_note(hw, "memory bandwidth: SMBIOS tables not readable (root only); run 'tailor probe --measure'");
+      tl__hw_note(
+          hw,
+          "memory bandwidth: SMBIOS tables not readable (root only); run 'tailor probe --measure'");
     return;
   }
   double bytes_per_s = 0;
@@ -85,8 +87,8 @@ void tl__hw_bandwidth_platform(tl_hw *hw, const tl__hw_src *src)
   if (devices && bytes_per_s > 0) {
     hw->mem.bandwidth_spec = bytes_per_s;
     hw->mem.bandwidth_source = TL_SRC_ESTIMATED;
-    tl__hw_note(hw, "memory bandwidth: %u x %s-%u %u-bit devices (SMBIOS), one per channel assumed", devices,
-                ddr_name(type_seen), speed_seen, width_seen);
+    tl__hw_note(hw, "memory bandwidth: %u x %s-%u %u-bit devices (SMBIOS), one per channel assumed",
+                devices, ddr_name(type_seen), speed_seen, width_seen);
   }
 }
 

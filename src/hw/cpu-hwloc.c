@@ -56,7 +56,8 @@ void tl__hw_cpu_hwloc(tl_hw *hw)
     hwloc_bitmap_t set = hwloc_bitmap_alloc();
     for (int k = 0; set && k < nk; k++) {
       int efficiency = -1;
-      if (hwloc_cpukinds_get_info(t, (unsigned)k, set, &efficiency, NULL, NULL, 0) != 0 || efficiency < 0) {
+      if (hwloc_cpukinds_get_info(t, (unsigned)k, set, &efficiency, NULL, NULL, 0) != 0 ||
+          efficiency < 0) {
         perf = eff = 0;
         break;
       }

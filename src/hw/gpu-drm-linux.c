@@ -89,8 +89,8 @@ static bool probe_amd(tl_hw *hw, const tl__hw_src *src, const char *dev, int ind
    * default); such a GPU is no accelerator for models. APUs configured with
    * a large carve-out (Strix Halo) are listed. */
   if (rt > 0 && total < MIN_APU_VRAM) {
-    tl__hw_note(hw, "AMD integrated GPU (0x%04x, %llu MiB carve-out) not used as an accelerator", devid,
-                (unsigned long long)(total >> 20));
+    tl__hw_note(hw, "AMD integrated GPU (0x%04x, %llu MiB carve-out) not used as an accelerator",
+                devid, (unsigned long long)(total >> 20));
     return false;
   }
   tl_gpu *g = tl__hw_gpu_add(hw);
@@ -131,7 +131,8 @@ static bool probe_amd(tl_hw *hw, const tl__hw_src *src, const char *dev, int ind
   return true;
 }
 
-static bool probe_intel(tl_hw *hw, const tl__hw_src *src, const char *dev, int index, unsigned devid)
+static bool probe_intel(tl_hw *hw, const tl__hw_src *src, const char *dev, int index,
+                        unsigned devid)
 {
   char path[512];
   uint64_t vram = 0;
@@ -151,7 +152,8 @@ static bool probe_intel(tl_hw *hw, const tl__hw_src *src, const char *dev, int i
   if (rc > 0) {
     g->vram_total = vram;
   } else if (known) {
-    tl__hw_warn(hw, "%s: %s; VRAM size from the spec table", path, rc < 0 ? "malformed" : "missing");
+    tl__hw_warn(hw, "%s: %s; VRAM size from the spec table", path,
+                rc < 0 ? "malformed" : "missing");
   }
   g->vram_free = g->vram_total;
   if (!g->name[0])

@@ -85,7 +85,7 @@ typedef struct vctx {
 #define VFAIL(c, key, ...)                                                                                   \
   do {                                                                                                       \
     if ((c)->st == TL_OK) {                                                                                  \
-      char m_[256];                                                                                          \
+      char m_[512];                                                                                          \
       snprintf(m_, sizeof m_, __VA_ARGS__);                                                                  \
       (c)->st = tl__error_set((c)->err, TL_EFORMAT, "catalog: %s: entry '%s': key '%s': %s", (c)->origin,    \
                               (c)->id, key, m_);                                                             \
@@ -428,7 +428,7 @@ tl_status tl_catalog_add_file(tl_catalog *c, const char *path, tl_error *err)
 
 tl_status tl_catalog_load_default(tl_catalog **out, tl_error *err)
 {
-  tl_catalog *c;
+  tl_catalog *c = NULL;
   tl_status st = tl_catalog_create(&c, err);
   if (st != TL_OK)
     return st;

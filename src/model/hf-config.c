@@ -298,8 +298,12 @@ tl_status tl_hparams_from_hf_config(const char *text, size_t len, tl_hparams *ou
   get_u32(&c, "qk_nope_head_dim", &hp->qk_nope_head_dim);
   get_u32(&c, "v_head_dim", &hp->v_head_dim);
   if (hp->arch == TL_ARCH_DEEPSEEK2) {
+    /* DeepseekV3Config's default topk_method is "noaux_tc" (router score
+     * correction bias); DeepseekV2Config's is "greedy" */
     const char *tm = get_str(&c, "topk_method");
-    hp->expert_probs_bias = tm && strcmp(tm, "noaux_tc") == 0;
+    if (!tm)
+      tm = mt && strcmp(mt, "deepseek_v3") == 0 ? "noaux_tc" : "greedy";
+    hp->expert_probs_bias = strcmp(tm, "noaux_tc") == 0;
     hp->mla_split_kv_b = true;
   }
   get_u32(&c, "type_vocab_size", &hp->n_token_types);
