@@ -197,8 +197,10 @@ static void print_table(const tl_fit_row *rows, size_t n, size_t limit, const tl
     const tl_plan *p = &r->plan;
     char par[16], ctx[16], mem[80];
     params_text(par, sizeof par, r->n_params);
-    tl_cli_gib(a, sizeof a, p->required);
-    tl_cli_gib(b, sizeof b, p->available);
+    /* on a discrete GPU alone the GPU memory is what binds; otherwise all of it */
+    bool gpu_only = p->mode == TL_RUN_GPU && p->gpu_available && p->n_devices > 1 && !p->devices[1].unified;
+    tl_cli_gib(a, sizeof a, gpu_only ? p->gpu_required : p->required);
+    tl_cli_gib(b, sizeof b, gpu_only ? p->gpu_available : p->available);
     snprintf(mem, sizeof mem, "%s/%s", a, b);
     if (p->n_ctx_max >= 1024)
       snprintf(ctx, sizeof ctx, "%uK", p->n_ctx_max / 1024);
@@ -210,7 +212,8 @@ static void print_table(const tl_fit_row *rows, size_t n, size_t limit, const tl
   }
   if (shown < n)
     printf("... %zu more (--limit 0 shows all)\n", n - shown);
-  printf("\n* best quantization of that model on this machine. Memory: all devices the plan uses.\n");
+  printf("\n* best quantization of that model on this machine. Memory: GPU memory for plans on\n"
+         "  discrete GPUs alone, else system RAM and GPU memory together.\n");
 }
 
 static int run(int argc, char **argv)
