@@ -6,12 +6,16 @@
  * vocabularies (hand-built GGUFs), allocation failure, and the CLI. */
 #include "harness.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "engine/tokenizer-int.h"
 #include "tailor/tailor.h"
 
 static const char *const vocabs[] = {"llama-spm", "phi-3",  "bert-bge",    "gpt-2",
@@ -381,6 +385,9 @@ static void test_special_tokens(void **state)
   assert_int_equal(ids[0], 1);
   assert_int_equal(ids[1], user);
   assert_int_equal(ids[n - 1], end);
+  for (size_t i = 0; i < n; i++) /* Phi-3's special tokens eat the whitespace after them */
+    assert_int_not_equal(ids[i], find(tk, "<0x0A>"));
+  assert_int_equal(ids[2], find(tk, "\xe2\x96\x81Hi"));
   n = encode(tk, "<|user|>\nHi<|end|>", 0, ids, 64);
   for (size_t i = 0; i < n; i++)
     assert_true(ids[i] != user && ids[i] != end && ids[i] != 1);
@@ -662,29 +669,25 @@ static void test_malformed_vocab(void **state)
   expect_error(&b, TL_EUNSUPPORTED, "'no-such-pre'");
 }
 
-/* Every allocation of loading and encoding fails in turn: an error, never a
- * crash or a leak. */
-static void test_alloc_failure(void **state)
+/* Every allocation of loading, encoding and decoding fails in turn: an
+ * error, never a crash or a leak. want: the decoded text. */
+static void alloc_failure_case(tl_gguf *g, const char *text, uint32_t flags, const char *want)
 {
-  (void)state;
-  tl_gguf *g = NULL;
   tl_error err;
-  assert_int_equal(tl_gguf_open(th_data_path("vocab/ggml-vocab-deepseek-llm.gguf"), &g, &err), TL_OK);
-  const char *text = "Hello, y'all! \xc3\xbc 3333 \xe4\xb8\xad";
-  int32_t ids[64];
   bool done = false;
-  for (uint64_t k = 1; !done && k < 2000; k++) {
+  for (uint64_t k = 1; !done && k < 5000; k++) {
     th_alloc_install(k);
     tl_tokenizer *tk = NULL;
     tl_status st = tl_tokenizer_from_gguf(g, &tk, &err);
     if (st == TL_OK) {
+      int32_t ids[64];
       size_t n;
-      st = tl_tokenizer_encode(tk, text, strlen(text), TL_TOK_PARSE_SPECIAL, ids, 64, &n, &err);
+      st = tl_tokenizer_encode(tk, text, strlen(text), flags, ids, 64, &n, &err);
       char *out = NULL;
       if (st == TL_OK)
-        st = tl_tokenizer_decode(tk, ids, n, 0, &out, NULL, &err);
+        st = tl_tokenizer_decode(tk, ids, n, TL_TOK_RENDER_SPECIAL, &out, NULL, &err);
       if (st == TL_OK) {
-        assert_string_equal(out, text);
+        assert_string_equal(out, want);
         tl_free(out);
         done = th_alloc_count() < k; /* nothing failed: every allocation was tried */
       }
@@ -698,7 +701,150 @@ static void test_alloc_failure(void **state)
     th_alloc_uninstall();
   }
   assert_true(done);
+}
+
+static void test_alloc_failure(void **state)
+{
+  (void)state;
+  tl_gguf *g = NULL;
+  tl_error err;
+  assert_int_equal(tl_gguf_open(th_data_path("models/stories260K.gguf"), &g, &err), TL_OK);
+  alloc_failure_case(g, "<s>Once upon a time \xe2\x82\xac", TL_TOK_PARSE_SPECIAL | TL_TOK_ADD_SPECIAL,
+                     "<s><s> Once upon a time \xe2\x82\xac");
   tl_gguf_close(g);
+
+  /* Byte-level BPE with a pre-tokenizer of six regexes and a control token. */
+  static const char *const toks[] = {"a", "b", "ab", "\xc4\xa0", "<|endoftext|>"};
+  static const char *const merges[] = {"a b"};
+  vocab_spec v = {"gpt2", "deepseek-llm", toks, 5, 0, NULL, 0, merges, 1, NULL, 0, false};
+  bb b = {0};
+  build_vocab(&b, &v);
+  assert_int_equal(tl_gguf_open_memory(b.p, b.n, &g, &err), TL_OK);
+  alloc_failure_case(g, "ab ab<|endoftext|>b", TL_TOK_PARSE_SPECIAL, "ab ab<|endoftext|>b");
+  tl_gguf_close(g);
+  free(b.p);
+
+  assert_int_equal(tl_gguf_open(th_data_path("vocab/ggml-vocab-bert-bge.gguf"), &g, &err), TL_OK);
+  alloc_failure_case(g, "Hello, World!", TL_TOK_ADD_SPECIAL, "[CLS] hello , world ![SEP]"); /* punctuation pieces are word starts */
+  tl_gguf_close(g);
+}
+
+/* ---- many threads encoding with one tokenizer ---- */
+
+typedef struct thread_job {
+  const tl_tokenizer *tk;
+  const char *const *in;
+  const size_t *in_len;
+  size_t n_in;
+  const int32_t (*want)[256];
+  const size_t *n_want;
+  int failures;
+} thread_job;
+
+static void *encode_all(void *arg)
+{
+  thread_job *j = arg;
+  for (int round = 0; round < 5; round++) {
+    for (size_t i = 0; i < j->n_in; i++) {
+      int32_t got[256];
+      size_t n = 0;
+      if (tl_tokenizer_encode(j->tk, j->in[i], j->in_len[i], 0, got, 256, &n, NULL) != TL_OK ||
+          n != j->n_want[i] || memcmp(got, j->want[i], n * sizeof *got) != 0)
+        j->failures++;
+    }
+  }
+  return NULL;
+}
+
+static void test_threads(void **state)
+{
+  (void)state;
+  tl_tokenizer *tk = load_tokenizer("vocab/ggml-vocab-deepseek-llm.gguf");
+  size_t inp_len;
+  char *inp = th_read_file(th_data_path("vocab/ggml-vocab-deepseek-llm.gguf.inp"), &inp_len);
+  assert_non_null(inp);
+  const char *in[64];
+  size_t in_len[64], n_want[64];
+  static int32_t want[64][256];
+  size_t n_in = split_inputs(inp, inp_len, in, in_len, 64);
+  for (size_t i = 0; i < n_in; i++)
+    assert_int_equal(tl_tokenizer_encode(tk, in[i], in_len[i], 0, want[i], 256, &n_want[i], NULL), TL_OK);
+  pthread_t th[4];
+  thread_job jobs[4];
+  for (int t = 0; t < 4; t++) {
+    jobs[t] = (thread_job){tk, in, in_len, n_in, (const int32_t(*)[256])want, n_want, 0};
+    assert_int_equal(pthread_create(&th[t], NULL, encode_all, &jobs[t]), 0);
+  }
+  for (int t = 0; t < 4; t++) {
+    pthread_join(th[t], NULL);
+    assert_int_equal(jobs[t].failures, 0);
+  }
+  free(inp);
+  tl_tokenizer_free(tk);
+}
+
+/* ---- pre-tokenizers (tests/data/tokenizer/pretokenize.json) ---- */
+
+static void test_pretokenize(void **state)
+{
+  (void)state;
+  json_error_t jerr;
+  json_t *root = json_load_file(th_data_path("tokenizer/pretokenize.json"), 0, &jerr);
+  if (!root)
+    fail_msg("pretokenize.json: %s at line %d", jerr.text, jerr.line);
+  json_t *cases = json_object_get(root, "cases");
+  assert_true(json_array_size(cases) > 10);
+  size_t i;
+  json_t *c;
+  json_array_foreach(cases, i, c) {
+    const char *pre = json_string_value(json_object_get(c, "pre"));
+    json_t *jt = json_object_get(c, "text"), *want = json_object_get(c, "split");
+    const char *text = json_string_value(jt);
+    size_t len = json_string_length(jt);
+    struct tl__tok_pre *p = NULL;
+    bool im, ab;
+    tl_error err;
+    if (tl__tok_pre_create(pre, &p, &im, &ab, &err) != TL_OK)
+      fail_msg("case %zu: %s", i, err.message);
+    tl__spans sp = {0};
+    assert_int_equal(tl__tok_pre_split(p, text, len, &sp, &err), TL_OK);
+    bool ok = sp.n == json_array_size(want);
+    for (size_t k = 0; ok && k < sp.n; k++) {
+      json_t *w = json_array_get(want, k);
+      ok = json_string_length(w) == sp.v[k].len &&
+           memcmp(json_string_value(w), text + sp.v[k].off, sp.v[k].len) == 0;
+    }
+    if (!ok) {
+      fprintf(stderr, "case %zu (%s) '%s' split as:", i, pre, text);
+      for (size_t k = 0; k < sp.n; k++)
+        fprintf(stderr, " [%.*s]", (int)sp.v[k].len, text + sp.v[k].off);
+      fprintf(stderr, "\n");
+      fail_msg("case %zu: wrong split", i);
+    }
+    tl_free(sp.v);
+    tl__tok_pre_free(p);
+  }
+  json_decref(root);
+
+  /* Every pre-tokenizer name compiles; unknown names are refused. */
+  static const char *const names[] = {
+      "default", "llama3", "llama-v3", "llama-bpe", "dbrx", "smaug-bpe", "deepseek-llm",
+      "deepseek-coder", "deepseek-v3", "falcon", "starcoder", "refact", "command-r", "smollm",
+      "gpt-2", "mpt", "olmo", "qwen2", "stablelm2", "poro-chat", "bloom", "viking", "tekken",
+      "gpt-4o", "llama4", "chatglm-bpe", "codeshell", "exaone", "jais"};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    struct tl__tok_pre *p = NULL;
+    bool im, ab;
+    tl_error err;
+    if (tl__tok_pre_create(names[k], &p, &im, &ab, &err) != TL_OK)
+      fail_msg("%s: %s", names[k], err.message);
+    tl__tok_pre_free(p);
+  }
+  struct tl__tok_pre *p = NULL;
+  bool im, ab;
+  tl_error err;
+  assert_int_equal(tl__tok_pre_create("gpt-3000", &p, &im, &ab, &err), TL_EUNSUPPORTED);
+  assert_non_null(strstr(err.message, "'gpt-3000'"));
 }
 
 /* ---- the CLI ---- */
@@ -757,6 +903,8 @@ int main(void)
       cmocka_unit_test(test_tiny_vocab),
       cmocka_unit_test(test_malformed_vocab),
       cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_threads),
+      cmocka_unit_test(test_pretokenize),
       cmocka_unit_test(test_cli),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
