@@ -99,10 +99,10 @@ static inline uint8_t *tl__kv_v_row(const tl__kv *kv, uint32_t layer, uint32_t p
 {
   return kv->v + ((size_t)layer * kv->n_ctx + pos) * kv->row_v;
 }
-/* Elements [off, off + n) of a cached row as floats; tmp holds one row of
- * n_embd floats for types whose blocks straddle heads. */
-const float *tl__kv_slice(const tl__kv *kv, const uint8_t *row, uint32_t n_embd, uint32_t off,
-                          uint32_t n, float *dst, float *tmp);
+/* Elements [off, off + n) of a cached row as floats, in dst (n floats) or
+ * tmp (one whole row, for block types whose blocks straddle heads). */
+const float *tl__kv_slice(const tl__kv *kv, const uint8_t *row, uint32_t off, uint32_t n,
+                          float *dst, float *tmp);
 
 /* ---- RoPE (rope.c) ---- */
 

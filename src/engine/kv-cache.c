@@ -51,8 +51,8 @@ void tl__kv_deinit(tl__kv *kv)
   kv->bytes = 0;
 }
 
-const float *tl__kv_slice(const tl__kv *kv, const uint8_t *row, uint32_t n_embd, uint32_t off,
-                          uint32_t n, float *dst, float *tmp)
+const float *tl__kv_slice(const tl__kv *kv, const uint8_t *row, uint32_t off, uint32_t n,
+                          float *dst, float *tmp)
 {
   switch (kv->type) {
   case TL_QTYPE_F32:
@@ -68,7 +68,6 @@ const float *tl__kv_slice(const tl__kv *kv, const uint8_t *row, uint32_t n_embd,
       tl__dequantize_row(kv->type, row + (size_t)b0 * bb, dst, n);
       return dst;
     }
-    (void)n_embd;
     tl__dequantize_row(kv->type, row + (size_t)b0 * bb, tmp, (int64_t)(b1 - b0) * bs);
     return tmp + (off - b0 * bs);
   }
