@@ -64,14 +64,29 @@ static void att_task(const att_job *j, uint32_t g, uint32_t i, float *scratch)
   for (uint32_t r = 0; r < n_rep; r++) {
     k->scale(scores + (size_t)r * n_ctx, s->scale, n_keys);
     k->softmax(scores + (size_t)r * n_ctx, n_keys);
-    float *o = oi + (size_t)(g * n_rep + r) * hv;
-    for (uint32_t d = 0; d < hv; d++)
-      o[d] = 0.0f;
   }
+  float *og = oi + (size_t)g * n_rep * hv; /* (n_rep, hv) the group's outputs */
+  if (kv->v_trans) {
+    /* out[r][d] = P[r] . Vt[d]: up to 4 value dims by 8 heads per call. */
+    tl__vec_dot_tile_fn vtile = k->vec_dot_tile[kv->type];
+    for (uint32_t d = 0; d < hv; d += TL__TILE_MAX_W) {
+      int nw = hv - d < TL__TILE_MAX_W ? (int)(hv - d) : TL__TILE_MAX_W;
+      const uint8_t *w = tl__kv_vt_row(kv, j->layer, g * hv + d);
+      for (uint32_t r = 0; r < n_rep; r += TL__TILE_MAX_X) {
+        int nx = n_rep - r < TL__TILE_MAX_X ? (int)(n_rep - r) : TL__TILE_MAX_X;
+        vtile(n_keys, w, (size_t)n_ctx * kv->v_elem, nw, scores + (size_t)r * n_ctx,
+              n_ctx * sizeof(float), nx, og + (size_t)r * hv + d, hv);
+      }
+    }
+    return;
+  }
+  for (uint32_t r = 0; r < n_rep; r++)
+    for (uint32_t d = 0; d < hv; d++)
+      og[(size_t)r * hv + d] = 0.0f;
   for (uint32_t t = 0; t < n_keys; t++) {
     const float *vt = tl__kv_slice(kv, tl__kv_v_row(kv, j->layer, t), g * hv, hv, slice, tmp);
     for (uint32_t r = 0; r < n_rep; r++)
-      k->axpy(oi + (size_t)(g * n_rep + r) * hv, scores[(size_t)r * n_ctx + t], vt, hv);
+      k->axpy(og + (size_t)r * hv, scores[(size_t)r * n_ctx + t], vt, hv);
   }
 }
 
