@@ -595,7 +595,8 @@ static void write_stories_variant(const char *out, tl_qtype t, const char *drop,
 /* Quantized weights go through the kernels' quantized dot products: the
  * logits stay near the f32 model's (largest logit about 17) and greedy
  * decoding follows its path for a while. Measured: Q8_0 max abs diff 0.215
- * and 114 of 200 tokens; Q4_0 2.16 and 27 tokens. The bounds leave room. */
+ * and 114 of 200 tokens (71 with the scalar kernels, which round
+ * differently); Q4_0 2.16 and 27 tokens. The bounds leave room. */
 static void test_quantized_weights(void **state)
 {
   (void)state;
@@ -603,7 +604,7 @@ static void test_quantized_weights(void **state)
     tl_qtype t;
     double tol;
     int min_same;
-  } cases[] = {{TL_QTYPE_Q8_0, 0.5, 100}, {TL_QTYPE_Q4_0, 4.0, 20}};
+  } cases[] = {{TL_QTYPE_Q8_0, 0.5, 50}, {TL_QTYPE_Q4_0, 4.0, 10}};
   double ref_logits[512], want[256];
   assert_int_equal(read_numbers(th_data_path("models/stories260K.logits-pos0.txt"), ref_logits, 512), 512);
   assert_int_equal(read_numbers(th_data_path("models/stories260K.greedy.tokens.txt"), want, 256), 200);
