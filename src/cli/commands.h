@@ -20,6 +20,7 @@ typedef struct tl_cli_command {
 } tl_cli_command;
 
 extern const tl_cli_command tl_cli_cmd_tokenize;
+extern const tl_cli_command tl_cli_cmd_run;
 
 /* Prints cmd->help to stdout. */
 void tl_cli_print_help(const tl_cli_command *cmd);
