@@ -22,6 +22,10 @@ static void gguf_name(const tl_model_desc *m, const char *src, char *buf, size_t
     snprintf(buf, n, "%s-%s.gguf", m->catalog_id[0] ? m->catalog_id : "model", tl_ftype_name(m->ftype));
 }
 
+/* A relative file as a shell argument for a tool run from here: "./name"
+ * for a bare name, the path itself otherwise. */
+static const char *dot_slash(const char *file) { return strchr(file, '/') ? "" : "./"; }
+
 static void hf_repo_of(const tl_model_desc *m, const char *src, char *buf, size_t n)
 {
   snprintf(buf, n, "%s", src);
@@ -85,7 +89,7 @@ tl_status tl_plan_command(const tl_plan *p, const tl_model_desc *m, const char *
   }
   case TL_RUNTIME_OLLAMA: {
     const char *name = m->catalog_id[0] ? m->catalog_id : "model";
-    tl__sb_printf(&sb, "printf 'FROM ./%s\\nPARAMETER num_ctx %u\\n", file, s->n_ctx);
+    tl__sb_printf(&sb, "printf 'FROM %s%s\\nPARAMETER num_ctx %u\\n", dot_slash(file), file, s->n_ctx);
     if (p->mode == TL_RUN_CPU_OFFLOAD || p->mode == TL_RUN_CPU_ONLY)
       tl__sb_printf(&sb, "PARAMETER num_gpu %u\\n", p->mode == TL_RUN_CPU_ONLY ? 0 : p->n_gpu_layers);
     tl__sb_printf(&sb, "' > Modelfile && ollama create %s -f Modelfile && ", name);
@@ -102,7 +106,7 @@ tl_status tl_plan_command(const tl_plan *p, const tl_model_desc *m, const char *
     if (m->ftype == TL_FTYPE_BF16 || m->ftype == TL_FTYPE_F16 || m->source_kind == TL_SOURCE_HF_DIR)
       tl__sb_printf(&sb, "vllm serve %s", repo);
     else
-      tl__sb_printf(&sb, "vllm serve ./%s --tokenizer %s", file, repo);
+      tl__sb_printf(&sb, "vllm serve %s%s --tokenizer %s", dot_slash(file), file, repo);
     tl__sb_printf(&sb, " --max-model-len %u --gpu-memory-utilization %.2f --tensor-parallel-size %u", s->n_ctx,
                   s->gpu_memory_utilization, s->tensor_parallel ? s->tensor_parallel : 1);
     if (s->n_parallel > 1)
