@@ -14,6 +14,11 @@
  * CPU time, Q4_K 8192x2048: none 6.7 GB/s, 8 KiB ahead 9+ GB/s. */
 #define PREFETCH_AHEAD 8192
 
+/* A matvec reading less than this many bytes of W runs on the calling
+ * thread alone (tiny models, small projections): about the work of a
+ * microsecond, the order of a pool wake-up. */
+#define SMALL_MATVEC_BYTES 32768
+
 size_t tl__cpu_act_row_bytes(tl_qtype wtype, int64_t k)
 {
   const tl__qtype_traits *tr = tl__qtype_traits_get(wtype);
@@ -176,7 +181,9 @@ tl_status tl__cpu_matmul(const tl__matmul_args *a, tl__threadpool *tp)
     c.seg_elems = (c.seg_elems + at->block_elems - 1) / at->block_elems * at->block_elems;
   c.seg_wbytes = (size_t)(c.seg_elems / tr->block_elems) * tr->block_bytes;
   atomic_init(&c.next, 0);
-  if (a->m == 1)
+  if (a->m == 1 && (size_t)a->n * c.seg_wbytes < SMALL_MATVEC_BYTES && a->k <= c.seg_elems)
+    matvec_task(&c, 0, 1); /* waking the pool costs more than the work */
+  else if (a->m == 1)
     tl__threadpool_run(tp, matvec_task, &c);
   else
     tl__threadpool_run(tp, matmul_task, &c);
