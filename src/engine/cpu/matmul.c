@@ -181,7 +181,7 @@ tl_status tl__cpu_matmul(const tl__matmul_args *a, tl__threadpool *tp)
     c.seg_elems = (c.seg_elems + at->block_elems - 1) / at->block_elems * at->block_elems;
   c.seg_wbytes = (size_t)(c.seg_elems / tr->block_elems) * tr->block_bytes;
   atomic_init(&c.next, 0);
-  if (a->m == 1 && (size_t)a->n * c.seg_wbytes < SMALL_MATVEC_BYTES && a->k <= c.seg_elems)
+  if (a->m == 1 && (size_t)a->n * tl__row_bytes(a->wtype, a->k) < SMALL_MATVEC_BYTES)
     matvec_task(&c, 0, 1); /* waking the pool costs more than the work */
   else if (a->m == 1)
     tl__threadpool_run(tp, matvec_task, &c);
