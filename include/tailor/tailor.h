@@ -4,6 +4,7 @@
 #define TAILOR_TAILOR_H
 
 #include "tailor/catalog.h"
+#include "tailor/convert.h"
 #include "tailor/error.h"
 #include "tailor/gguf.h"
 #include "tailor/hooks.h"
