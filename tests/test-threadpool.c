@@ -124,7 +124,7 @@ static void test_null_pool_and_arguments(void **state)
 static void test_allocation_failure(void **state)
 {
   (void)state;
-  for (uint64_t fail = 1; fail <= 2; fail++) {
+  for (uint64_t fail = 1; fail <= 7; fail++) { /* pool, workers, workspace table, 4 workspaces */
     th_alloc_install(fail);
     tl__threadpool *tp = NULL;
     assert_int_equal(tl__threadpool_create(4, false, &tp, NULL), TL_ENOMEM);

@@ -4,12 +4,14 @@
 #define TAILOR_TAILOR_H
 
 #include "tailor/catalog.h"
+#include "tailor/config.h"
 #include "tailor/convert.h"
 #include "tailor/error.h"
 #include "tailor/gguf.h"
 #include "tailor/hooks.h"
 #include "tailor/hw.h"
 #include "tailor/model.h"
+#include "tailor/plan.h"
 #include "tailor/tokenizer.h"
 
 #endif

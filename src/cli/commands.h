@@ -30,5 +30,6 @@ extern const tl_cli_command tl_cli_cmd_probe;
 extern const tl_cli_command tl_cli_cmd_inspect;
 extern const tl_cli_command tl_cli_cmd_catalog;
 extern const tl_cli_command tl_cli_cmd_convert;
+extern const tl_cli_command tl_cli_cmd_config;
 
 #endif

@@ -70,7 +70,7 @@ float tl__vec_dot(tl_qtype wtype, int64_t n, const void *w_row, const void *x_qu
 
 /* ---- ISA tables ---- */
 
-static const char *const isa_names[TL__ISA_COUNT] = {"scalar", "avx2", "avx512", "neon"};
+static const char *const isa_names[TL__ISA_COUNT] = {"scalar", "avx2", "avx512", "neon", "amx"};
 
 const char *tl__cpu_isa_name(tl__isa isa)
 {
@@ -115,6 +115,7 @@ bool tl__cpu_isa_supported(tl__isa isa)
   case TL__ISA_SCALAR: return true;
   case TL__ISA_AVX2: return avx2;
   case TL__ISA_AVX512: return avx512;
+  case TL__ISA_AMX: return avx512 && tl__cpu_amx_usable();
   default: return false;
   }
 }
@@ -123,8 +124,10 @@ static void fill_isa(tl__cpu_kernels *k, tl__isa isa)
   tl__cpu_fill_scalar(k);
   if (isa >= TL__ISA_AVX2)
     tl__cpu_fill_avx2(k);
-  if (isa >= TL__ISA_AVX512)
+  if (isa >= TL__ISA_AVX512 && isa != TL__ISA_NEON)
     tl__cpu_fill_avx512(k);
+  if (isa == TL__ISA_AMX)
+    tl__cpu_fill_amx(k);
 }
 #elif defined(__aarch64__)
 bool tl__cpu_isa_supported(tl__isa isa)

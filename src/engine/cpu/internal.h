@@ -16,6 +16,12 @@ void tl__cpu_fill_scalar(tl__cpu_kernels *k);
 void tl__cpu_fill_avx2(tl__cpu_kernels *k);
 void tl__cpu_fill_avx512(tl__cpu_kernels *k);
 void tl__cpu_fill_neon(tl__cpu_kernels *k);
+void tl__cpu_fill_amx(tl__cpu_kernels *k);
+/* True when the CPU has AMX-TILE and AMX-INT8 and the OS granted their use
+ * to this process (Linux: arch_prctl ARCH_REQ_XCOMP_PERM). Asks once. */
+bool tl__cpu_amx_usable(void);
+/* Scratch bytes the AMX prefill path needs for m rows of k activations. */
+size_t tl__amx_scratch_bytes(int64_t m, int64_t k);
 
 /* Per-family parts of the SIMD tables (dot-*-avx2.c, dot-*-avx512.c). */
 void tl__cpu_fill_q8_avx2(tl__cpu_kernels *k);

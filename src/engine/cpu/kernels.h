@@ -4,7 +4,7 @@
  * vector helpers of the forward pass (rmsnorm, softmax, SwiGLU, axpy ...).
  * Every kernel has a scalar reference; SIMD versions (AVX2, AVX-512, NEON)
  * are chosen once at run time (dispatch.c); TAILOR_CPU_ISA=scalar|avx2|
- * avx512|neon forces one. Block layouts: src/engine/quant-blocks.h (GGML's).
+ * avx512|amx|neon forces one. Block layouts: src/engine/quant-blocks.h (GGML's).
  * Nothing here allocates except tl__threadpool_create. */
 #ifndef TL_ENGINE_CPU_KERNELS_H
 #define TL_ENGINE_CPU_KERNELS_H
@@ -74,6 +74,7 @@ typedef enum tl__isa {
   TL__ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
   TL__ISA_AVX512 = 2, /* AVX-512 F/BW/VL/DQ + VNNI + BF16 */
   TL__ISA_NEON = 3,   /* AArch64 Advanced SIMD with dot product */
+  TL__ISA_AMX = 4,    /* AVX-512 table plus AMX-INT8 tiles for prefill matmuls */
   TL__ISA_COUNT
 } tl__isa;
 
@@ -88,6 +89,9 @@ typedef void (*tl__quantize_fn)(const float *src, void *dst, int64_t n);
 
 #define TL__TILE_MAX_W 4
 #define TL__TILE_MAX_X 8
+
+struct tl__matmul_args;
+struct tl__threadpool;
 
 typedef struct tl__cpu_kernels {
   tl__isa isa;
@@ -106,6 +110,10 @@ typedef struct tl__cpu_kernels {
   void (*fp16_to_f32)(const tl__fp16 *src, float *dst, int64_t n);
   void (*f32_to_fp16)(const float *src, tl__fp16 *dst, int64_t n);
   void (*bf16_to_f32)(const tl__bf16 *src, float *dst, int64_t n);
+  /* Whole-matmul prefill kernel (AMX) or NULL; tl__cpu_matmul calls it for
+   * m >= 16 with a pool when it returns TL_OK, else uses the tiles above. */
+  tl_status (*matmul_big)(const struct tl__matmul_args *a, struct tl__threadpool *tp,
+                          const struct tl__cpu_kernels *k);
 } tl__cpu_kernels;
 
 /* The kernel table of the best ISA this CPU supports, or the one named by the
@@ -135,6 +143,11 @@ tl_status tl__threadpool_create(int n_threads, bool pin, tl__threadpool **out, t
  * thread at a time. tp NULL runs fn(ctx, 0, 1) on the caller. */
 void tl__threadpool_run(tl__threadpool *tp, tl__task_fn fn, void *ctx);
 int tl__threadpool_size(const tl__threadpool *tp); /* 1 for NULL */
+/* Bytes of the per-thread workspace every pool thread owns (64-aligned). */
+#define TL__THREAD_WORKSPACE ((size_t)1 << 20)
+/* Thread ith's workspace, for kernels running inside tl__threadpool_run;
+ * NULL for a NULL pool. */
+void *tl__threadpool_workspace(tl__threadpool *tp, int ith);
 /* Stops and joins the workers. Accepts NULL. */
 void tl__threadpool_free(tl__threadpool *tp);
 

@@ -13,12 +13,24 @@ size_t tl__cpu_act_row_bytes(tl_qtype wtype, int64_t k)
   return tr ? tl__row_bytes(tr->vec_dot_type, k) : 0;
 }
 
+size_t tl__amx_scratch_bytes(int64_t m, int64_t k)
+{
+  const size_t m16 = (size_t)((m + 15) / 16 * 16);
+  /* int8 X in VNNI tiles, then per 32-block scale and scaled sum per row */
+  return m16 * (size_t)k + 2 * m16 * (size_t)(k / 32) * sizeof(float) + 128;
+}
+
 size_t tl__cpu_matmul_scratch_bytes(tl_qtype wtype, int64_t m, int64_t k)
 {
   const tl__qtype_traits *tr = tl__qtype_traits_get(wtype);
   if (!tr || tr->vec_dot_type == TL_QTYPE_F32)
     return 0; /* float activations are read in place */
-  return (size_t)m * tl__cpu_act_row_bytes(wtype, k);
+  size_t bytes = (size_t)m * tl__cpu_act_row_bytes(wtype, k);
+  if (tr->vec_dot_type != TL_QTYPE_BF16 && m > 1) { /* room for the AMX layout on any machine */
+    size_t amx = tl__amx_scratch_bytes(m, k);
+    bytes = amx > bytes ? amx : bytes;
+  }
+  return bytes;
 }
 
 typedef struct mm_ctx {
@@ -90,6 +102,9 @@ tl_status tl__cpu_matmul(const tl__matmul_args *a, tl__threadpool *tp)
     return TL_EINVAL;
   mm_ctx c = {.a = a, .kern = a->kernels ? a->kernels : tl__cpu_kernels_get()};
   c.act_row = tl__cpu_act_row_bytes(a->wtype, a->k);
+  if (c.kern->matmul_big && a->m >= 16 && !a->xq && tl__threadpool_workspace(tp, 0) &&
+      c.kern->matmul_big(a, tp, c.kern) == TL_OK)
+    return TL_OK;
   if (a->xq) {
     c.xq = a->xq;
     c.xq_stride = a->xq_stride;

@@ -35,6 +35,8 @@ typedef struct worker {
 struct tl__threadpool {
   int n_threads;
   worker *workers; /* n_threads - 1 entries, for ith 1..n-1 */
+  void **workspace; /* n_workspace blocks of TL__THREAD_WORKSPACE bytes */
+  int n_workspace;
   _Atomic unsigned gen;  /* incremented per task; workers run when it changes */
   _Atomic int pending;   /* workers that have not finished the current task */
   _Atomic int sleeping;  /* workers blocked (or about to block) on cond */
@@ -111,6 +113,19 @@ tl_status tl__threadpool_create(int n_threads, bool pin, tl__threadpool **out, t
       return tl__error_set(err, TL_ENOMEM, "threadpool: out of memory");
     }
   }
+  tp->workspace = tl__calloc((size_t)n_threads, sizeof *tp->workspace);
+  bool ok = tp->workspace != NULL;
+  for (int i = 0; ok && i < n_threads; i++)
+    ok = (tp->workspace[i] = tl__aligned_malloc(64, TL__THREAD_WORKSPACE)) != NULL;
+  tp->n_workspace = n_threads;
+  if (!ok) {
+    for (int i = 0; tp->workspace && i < n_threads; i++)
+      tl__aligned_free(tp->workspace[i]);
+    tl__free(tp->workspace);
+    tl__free(tp->workers);
+    tl__free(tp);
+    return tl__error_set(err, TL_ENOMEM, "threadpool: out of memory");
+  }
   pthread_mutex_init(&tp->mutex, NULL);
   pthread_cond_init(&tp->cond, NULL);
   for (int i = 1; i < n_threads; i++) {
@@ -154,6 +169,11 @@ void tl__threadpool_run(tl__threadpool *tp, tl__task_fn fn, void *ctx)
   }
 }
 
+void *tl__threadpool_workspace(tl__threadpool *tp, int ith)
+{
+  return tp ? tp->workspace[ith] : NULL;
+}
+
 int tl__threadpool_size(const tl__threadpool *tp)
 {
   return tp ? tp->n_threads : 1;
@@ -172,6 +192,9 @@ void tl__threadpool_free(tl__threadpool *tp)
     pthread_join(tp->workers[i - 1].thread, NULL);
   pthread_cond_destroy(&tp->cond);
   pthread_mutex_destroy(&tp->mutex);
+  for (int i = 0; i < tp->n_workspace; i++)
+    tl__aligned_free(tp->workspace[i]);
+  tl__free(tp->workspace);
   tl__free(tp->workers);
   tl__free(tp);
 }
