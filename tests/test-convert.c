@@ -23,8 +23,8 @@
 #include "tailor/gguf.h"
 #include "tailor/tokenizer.h"
 
-static const char *const models[] = {"llama", "llama3", "qwen2", "qwen3", "gemma3", "phi3"};
-static const char *const model_arch[] = {"llama", "llama", "qwen2", "qwen3", "gemma3", "phi3"};
+static const char *const models[] = {"llama", "llama3", "qwen2", "qwen3", "gemma3", "phi3", "mixtral", "qwen3moe"};
+static const char *const model_arch[] = {"llama", "llama", "qwen2", "qwen3", "gemma3", "phi3", "llama", "qwen3moe"};
 #define N_MODELS (sizeof models / sizeof models[0])
 
 static char *model_dir(const char *name)
@@ -159,7 +159,7 @@ static void check_file(const char *path, const char *dir, const char *arch, tl_f
     bytes += t->bytes;
   }
   /* and what the description from hyperparameters predicts, where its rule is the mixture's (see docs/convert.md) */
-  if (ft == TL_FTYPE_ALL_F32 || ft == TL_FTYPE_F16 || ft == TL_FTYPE_Q8_0) {
+  if ((ft == TL_FTYPE_ALL_F32 || ft == TL_FTYPE_F16 || ft == TL_FTYPE_Q8_0) && hp.n_expert == 0) {
     tl_model_desc *m;
     assert_int_equal(tl_model_desc_from_hparams(&hp, ft, &m, NULL), TL_OK);
     assert_int_equal(m->weight_bytes, bytes);
@@ -183,7 +183,17 @@ static void test_reference_models(void **state)
       char out[4096];
       snprintf(out, sizeof out, "%s/%s-%s.gguf", tmp, models[m], tl_ftype_name(fts[k]));
       tl_error err = {0};
-      if (convert(dir, out, fts[k], false, &err) != TL_OK)
+      tl_status st = convert(dir, out, fts[k], false, &err);
+      if (!strcmp(models[m], "qwen3moe") && (fts[k] == TL_FTYPE_Q8_0 || fts[k] == TL_FTYPE_Q4_0)) {
+        /* expert rows of 48 fit no 32-element block and these types have no fallback:
+         * llama-quantize refuses ("Unsupported tensor size encountered"), and so does convert */
+        assert_int_equal(st, TL_EUNSUPPORTED);
+        assert_non_null(strstr(err.message, "ffn_down_exps"));
+        struct stat sb;
+        assert_true(stat(out, &sb) != 0);
+        continue;
+      }
+      if (st != TL_OK)
         fail_msg("%s %s: %s", models[m], tl_ftype_name(fts[k]), err.message);
       check_file(out, dir, model_arch[m], fts[k]);
       unlink(out);
@@ -218,8 +228,9 @@ static float *read_source(const char *dir, const char *name, int64_t *n)
   return out;
 }
 
-/* The Hugging Face name of a GGUF tensor of these models (the mapping under test, written out independently). */
-static void hf_name(const char *arch, const char *gguf, char *out, size_t cap)
+/* The Hugging Face name of a GGUF tensor of these models (the mapping under test, written out independently);
+ * for stacked experts, that of expert `expert`. */
+static void hf_name(const char *arch, const char *gguf, int expert, char *out, size_t cap)
 {
   int l;
   char base[64], kind[16];
@@ -244,6 +255,19 @@ static void hf_name(const char *arch, const char *gguf, char *out, size_t cap)
       h = !strcmp(arch, "gemma3") ? "pre_feedforward_layernorm" : "post_attention_layernorm";
     if (!strcmp(base, "ffn_up"))
       h = !strcmp(arch, "phi3") ? "mlp.gate_up_proj" : "mlp.up_proj";
+    bool mixtral = !strcmp(arch, "llama");
+    if (!strcmp(base, "ffn_gate_inp"))
+      h = mixtral ? "block_sparse_moe.gate" : "mlp.gate";
+    static const char *const exps[][3] = {{"ffn_gate_exps", "w1", "gate_proj"},
+                                          {"ffn_up_exps", "w3", "up_proj"},
+                                          {"ffn_down_exps", "w2", "down_proj"}};
+    for (size_t i = 0; i < 3; i++)
+      if (!strcmp(exps[i][0], base)) {
+        snprintf(out, cap, mixtral ? "model.layers.%d.block_sparse_moe.experts.%d.%s.%s"
+                                   : "model.layers.%d.mlp.experts.%d.%s.%s",
+                 l, expert, mixtral ? exps[i][1] : exps[i][2], kind);
+        return;
+      }
     assert_non_null(h);
     snprintf(out, cap, "model.layers.%d.%s.%s", l, h, kind);
   } else {
@@ -279,9 +303,23 @@ static void test_f32_data_exact(void **state)
         continue;
       }
       char hf[256];
-      hf_name(model_arch[m], t->name, hf, sizeof hf);
       int64_t ns;
-      float *src = read_source(dir, hf, &ns);
+      float *src;
+      if (strstr(t->name, "_exps.")) { /* experts stacked in order along ne[2] */
+        src = malloc((size_t)n * sizeof *src);
+        int64_t per = t->ne[0] * t->ne[1];
+        for (int64_t e = 0; e < t->ne[2]; e++) {
+          hf_name(model_arch[m], t->name, (int)e, hf, sizeof hf);
+          float *one = read_source(dir, hf, &ns);
+          assert_int_equal(ns, per);
+          memcpy(src + e * per, one, (size_t)per * sizeof *src);
+          free(one);
+        }
+        ns = n;
+      } else {
+        hf_name(model_arch[m], t->name, 0, hf, sizeof hf);
+        src = read_source(dir, hf, &ns);
+      }
       assert_int_equal(ns, n);
       bool permuted = hp.arch == TL_ARCH_LLAMA && (strstr(t->name, "attn_q.") || strstr(t->name, "attn_k."));
       bool plus_one = hp.arch == TL_ARCH_GEMMA3 && strstr(t->name, "norm.weight");
