@@ -228,6 +228,31 @@ static float *read_source(const char *dir, const char *name, int64_t *n)
   return out;
 }
 
+static void write_text(const char *dir, const char *name, const char *text)
+{
+  char p[4096];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  assert_int_equal(th_write_file(p, text, strlen(text)), 0);
+}
+
+static void write_json(const char *dir, const char *name, json_t *o)
+{
+  char p[4096];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  assert_int_equal(json_dump_file(o, p, 0), 0);
+  json_decref(o);
+}
+
+/* x as stored in a checkpoint of type t, widened back to float32. */
+static float rounded(tl_qtype t, float x)
+{
+  if (t == TL_QTYPE_BF16)
+    return tl__bf16_to_f32(tl__f32_to_bf16(x));
+  if (t == TL_QTYPE_F16)
+    return tl__fp16_to_f32(tl__f32_to_fp16(x));
+  return x;
+}
+
 /* The Hugging Face name of a GGUF tensor of these models (the mapping under test, written out independently);
  * for stacked experts, that of expert `expert`. */
 static void hf_name(const char *arch, const char *gguf, int expert, char *out, size_t cap)
@@ -275,14 +300,18 @@ static void hf_name(const char *arch, const char *gguf, int expert, char *out, s
   }
 }
 
-static void test_f32_data_exact(void **state)
+/* Converts `in` (a copy of reference model m, its weights stored as `stored`)
+ * to F32 and checks every value against the reference's float32 source
+ * rounded to `stored`. */
+static void check_f32_data(size_t m, const char *in, tl_qtype stored)
 {
-  (void)state;
   const char *tmp = th_tmpdir();
-  for (size_t m = 0; m < N_MODELS; m++) {
+  {
     char *dir = model_dir(models[m]), out[4096];
     snprintf(out, sizeof out, "%s/%s.gguf", tmp, models[m]);
-    assert_int_equal(convert(dir, out, TL_FTYPE_ALL_F32, false, NULL), TL_OK);
+    tl_error err = {0};
+    if (convert(in, out, TL_FTYPE_ALL_F32, false, &err) != TL_OK)
+      fail_msg("%s: %s", in, err.message);
     tl_hparams hp;
     model_hparams(dir, &hp);
     tl_gguf *g;
@@ -333,7 +362,7 @@ static void test_f32_data_exact(void **state)
           sr = h * hd + pj * (hd / 2) + pi;
         }
         for (int64_t c = 0; c < t->ne[0]; c++) {
-          float want = src[sr * t->ne[0] + c] + (plus_one ? 1.0f : 0.0f);
+          float want = rounded(stored, src[sr * t->ne[0] + c]) + (plus_one ? 1.0f : 0.0f);
           float got;
           memcpy(&got, &x[r * t->ne[0] + c], sizeof got);
           if (memcmp(&want, &got, sizeof got) != 0)
@@ -347,6 +376,91 @@ static void test_f32_data_exact(void **state)
     tl_gguf_close(g);
     unlink(out);
     free(dir);
+  }
+}
+
+static void test_f32_data_exact(void **state)
+{
+  (void)state;
+  for (size_t m = 0; m < N_MODELS; m++) {
+    char *dir = model_dir(models[m]);
+    check_f32_data(m, dir, TL_QTYPE_F32);
+    free(dir);
+  }
+}
+
+/* Copies reference model m with its weights stored as `stored` (BF16 or F16),
+ * split over two shards with a model.safetensors.index.json. */
+static void write_sharded_copy(size_t m, const char *dst, tl_qtype stored)
+{
+  char *dir = model_dir(models[m]), p[4096];
+  snprintf(p, sizeof p, "%s/model.safetensors", dir);
+  tl__st_list l = {0};
+  assert_int_equal(tl__safetensors_scan(p, &l, NULL, NULL), TL_OK);
+  size_t len;
+  char *all = th_read_file(p, &len);
+  json_t *map = json_object();
+  for (int shard = 0; shard < 2; shard++) {
+    char name[64];
+    snprintf(name, sizeof name, "model-%05d-of-00002.safetensors", shard + 1);
+    json_t *hdr = json_object();
+    uint64_t off = 0;
+    for (size_t i = (size_t)shard; i < l.n; i += 2) {
+      json_t *shape = json_array();
+      for (uint32_t d = l.v[i].n_dims; d-- > 0;)
+        json_array_append_new(shape, json_integer(l.v[i].ne[d]));
+      uint64_t bytes = l.v[i].bytes / 2;
+      json_object_set_new(hdr, l.v[i].name,
+                          json_pack("{s:s, s:o, s:[I, I]}", "dtype", stored == TL_QTYPE_BF16 ? "BF16" : "F16", "shape",
+                                    shape, "data_offsets", (json_int_t)off, (json_int_t)(off + bytes)));
+      json_object_set_new(map, l.v[i].name, json_string(name));
+      off += bytes;
+    }
+    char *h = json_dumps(hdr, JSON_COMPACT);
+    size_t hl = strlen(h), total = 8 + hl + (size_t)off;
+    unsigned char *buf = calloc(1, total), *d = buf + 8 + hl;
+    for (int i = 0; i < 8; i++)
+      buf[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    memcpy(buf + 8, h, hl);
+    for (size_t i = (size_t)shard; i < l.n; i += 2)
+      for (uint64_t k = 0; k < l.v[i].bytes / 4; k++) {
+        float x;
+        memcpy(&x, all + l.v[i].offset + 4 * k, 4);
+        uint16_t v = stored == TL_QTYPE_BF16 ? tl__f32_to_bf16(x) : tl__f32_to_fp16(x);
+        memcpy(d, &v, 2);
+        d += 2;
+      }
+    snprintf(p, sizeof p, "%s/%s", dst, name);
+    assert_int_equal(th_write_file(p, buf, total), 0);
+    free(buf);
+    free(h);
+    json_decref(hdr);
+  }
+  write_json(dst, "model.safetensors.index.json", json_pack("{s:{}, s:o}", "metadata", "weight_map", map));
+  snprintf(p, sizeof p, "%s/config.json", dir);
+  char *cfg = th_read_file(p, &len);
+  snprintf(p, sizeof p, "%s/config.json", dst);
+  assert_int_equal(th_write_file(p, cfg, len), 0);
+  free(cfg);
+  free(all);
+  free(l.v);
+  free(dir);
+}
+
+/* BF16 and F16 checkpoints, sharded: values are the stored halves, widened exactly. */
+static void test_half_sources_sharded(void **state)
+{
+  (void)state;
+  for (size_t m = 0; m < N_MODELS; m++) {
+    if (strcmp(models[m], "llama") && strcmp(models[m], "gemma3") && strcmp(models[m], "mixtral"))
+      continue;
+    for (int k = 0; k < 2; k++) {
+      tl_qtype t = k ? TL_QTYPE_F16 : TL_QTYPE_BF16;
+      char *dst = strdup(th_tmpdir()); /* th_tmpdir's buffer is reused */
+      write_sharded_copy(m, dst, t);
+      check_f32_data(m, dst, t);
+      free(dst);
+    }
   }
 }
 
@@ -405,21 +519,6 @@ static void test_gaussian_error(void **state)
 }
 
 /* ---- tokenizers ---- */
-
-static void write_text(const char *dir, const char *name, const char *text)
-{
-  char p[4096];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  assert_int_equal(th_write_file(p, text, strlen(text)), 0);
-}
-
-static void write_json(const char *dir, const char *name, json_t *o)
-{
-  char p[4096];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  assert_int_equal(json_dump_file(o, p, 0), 0);
-  json_decref(o);
-}
 
 static void link_model(const char *dir, const char *model)
 {
@@ -778,7 +877,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reference_models),       cmocka_unit_test(test_f32_data_exact),
-      cmocka_unit_test(test_gaussian_error),         cmocka_unit_test(test_tokenizer_roundtrip_gpt2),
+      cmocka_unit_test(test_half_sources_sharded),   cmocka_unit_test(test_gaussian_error),         cmocka_unit_test(test_tokenizer_roundtrip_gpt2),
       cmocka_unit_test(test_tokenizer_roundtrip_llama_spm), cmocka_unit_test(test_tokenizer_full_model),
       cmocka_unit_test(test_errors),                 cmocka_unit_test(test_cli),
   };
