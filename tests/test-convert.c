@@ -767,6 +767,59 @@ static void test_tokenizer_full_model(void **state)
   tl_gguf_close(g);
 }
 
+/* ---- LongRoPE (phi3) ---- */
+
+static void test_phi3_longrope(void **state)
+{
+  (void)state;
+  char *dir = strdup(th_tmpdir());
+  link_model(dir, "phi3");
+  char p[4096];
+  snprintf(p, sizeof p, "%s/config.json", dir);
+  json_t *cfg = json_load_file(p, 0, NULL);
+  assert_non_null(cfg);
+  json_t *lf = json_array(), *sf = json_array();
+  for (int i = 0; i < 8; i++) {
+    json_array_append_new(lf, json_real(1.0 + 0.5 * i));
+    json_array_append_new(sf, json_real(1.0 + 0.125 * i));
+  }
+  json_object_set_new(cfg, "rope_parameters", json_pack("{s:s, s:f, s:o, s:o}", "rope_type", "longrope", "rope_theta",
+                                                        10000.0, "long_factor", lf, "short_factor", sf));
+  json_object_set_new(cfg, "original_max_position_embeddings", json_integer(64));
+  unlink(p);
+  write_json(dir, "config.json", cfg);
+  char out[4096];
+  snprintf(out, sizeof out, "%s/phi3-longrope.gguf", dir);
+  tl_error err = {0};
+  if (convert(dir, out, TL_FTYPE_F16, false, &err) != TL_OK)
+    fail_msg("%s", err.message);
+  check_file(out, dir, "phi3", TL_FTYPE_F16);
+  tl_gguf *g;
+  assert_int_equal(tl_gguf_open(out, &g, NULL), TL_OK);
+  float af = 0;
+  assert_true(tl_gguf_get_f32(g, "phi3.rope.scaling.attn_factor", &af));
+  assert_float_equal(af, sqrt(1.0 + log(256.0 / 64.0) / log(64.0)), 1e-6);
+  uint32_t orig = 0;
+  assert_true(tl_gguf_get_u32(g, "phi3.rope.scaling.original_context_length", &orig));
+  assert_int_equal(orig, 64);
+  const tl_gguf_tensor *tlong = tl_gguf_tensor_at(g, (size_t)tl_gguf_find_tensor(g, "rope_factors_long.weight"));
+  const tl_gguf_tensor *tshort = tl_gguf_tensor_at(g, (size_t)tl_gguf_find_tensor(g, "rope_factors_short.weight"));
+  assert_int_equal(tlong->type, TL_QTYPE_F32);
+  assert_int_equal(tlong->ne[0], 8);
+  for (int i = 0; i < 8; i++) {
+    float a, b;
+    memcpy(&a, (const char *)tlong->data + 4 * i, 4);
+    memcpy(&b, (const char *)tshort->data + 4 * i, 4);
+    assert_true(a == (float)(1.0 + 0.5 * i));
+    assert_true(b == (float)(1.0 + 0.125 * i));
+  }
+  tl_hparams hp;
+  assert_int_equal(tl_hparams_from_gguf(g, &hp, NULL), TL_OK);
+  assert_int_equal(hp.rope_scaling, TL_ROPE_SCALING_LONGROPE);
+  tl_gguf_close(g);
+  free(dir);
+}
+
 /* ---- errors ---- */
 
 static void test_errors(void **state)
@@ -879,7 +932,7 @@ int main(void)
       cmocka_unit_test(test_reference_models),       cmocka_unit_test(test_f32_data_exact),
       cmocka_unit_test(test_half_sources_sharded),   cmocka_unit_test(test_gaussian_error),         cmocka_unit_test(test_tokenizer_roundtrip_gpt2),
       cmocka_unit_test(test_tokenizer_roundtrip_llama_spm), cmocka_unit_test(test_tokenizer_full_model),
-      cmocka_unit_test(test_errors),                 cmocka_unit_test(test_cli),
+      cmocka_unit_test(test_phi3_longrope),          cmocka_unit_test(test_errors),                 cmocka_unit_test(test_cli),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,7 @@ typedef enum tl__cv_op {
   TL_CV_COPY = 0,        /* rows as stored */
   TL_CV_ROPE_PERMUTE,    /* llama q/k: each head's rows (halves) interleaved, see convert-tensors.c */
   TL_CV_ADD_ONE,         /* gemma RMSNorm weights: w + 1 */
-  TL_CV_GENERATED,       /* computed data (llama3 rope_freqs), in gen[] */
+  TL_CV_GENERATED,       /* data from config.json or computed (rope_freqs, rope_factors_*), in gen[] */
 } tl__cv_op;
 
 /* A safetensors tensor and the file holding it. */
@@ -44,11 +44,12 @@ typedef struct tl__cv_tensor {
 
 /* Maps the registry's tensors for hp (tl_arch_tensors) to their sources among
  * the n_st safetensors tensors st[] (file index in st_file[]), with the layout
- * change of each. config is config.json (for rope parameters). TL_EFORMAT
+ * change of each. config_json: config.json (LongRoPE factors). TL_EFORMAT
  * naming the tensor when a source is missing or of the wrong shape;
  * TL_EUNSUPPORTED for a safetensors tensor no GGUF tensor takes. */
-tl_status tl__cv_plan_tensors(const tl_hparams *hp, const tl_tensor_desc *st, const int *st_file, size_t n_st,
-                              tl__cv_tensor **out, size_t *n_out, tl_error *err);
+tl_status tl__cv_plan_tensors(const tl_hparams *hp, const char *config_json, size_t config_len,
+                              const tl_tensor_desc *st, const int *st_file, size_t n_st, tl__cv_tensor **out,
+                              size_t *n_out, tl_error *err);
 void tl__cv_plan_free(tl__cv_tensor *t, size_t n);
 
 /* Reads what config.json says that tl_hparams_from_hf_config leaves out

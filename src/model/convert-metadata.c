@@ -6,6 +6,7 @@
  * does not read: transformers 5 writes rope settings as `rope_parameters`
  * (gemma3: one entry per layer type) instead of rope_theta / rope_scaling. */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -176,8 +177,14 @@ tl_status tl__cv_write_metadata(tl_gguf_writer *w, const tl_hparams *hp, const c
     if (hp->rope_orig_ctx)
       u32(&k, "rope.scaling.original_context_length", hp->rope_orig_ctx);
     break;
+  case TL_ROPE_SCALING_LONGROPE: {
+    /* Phi3MiniModel: the factors are tensors; the attention factor of the
+     * context extension sqrt(1 + ln(s) / ln(original)) for s = context / original > 1 */
+    double orig = hp->rope_orig_ctx, scale = orig > 0 ? hp->n_ctx_train / orig : 1.0;
+    f32(&k, "rope.scaling.attn_factor", scale > 1.0 ? (float)sqrt(1.0 + log(scale) / log(orig)) : 1.0f);
+    break;
+  }
   case TL_ROPE_SCALING_LLAMA3: /* carried by the rope_freqs tensor */
-  case TL_ROPE_SCALING_LONGROPE:
   case TL_ROPE_SCALING_NONE:
     break;
   }

@@ -12,8 +12,10 @@
  *    expert) are stacked into ffn_{gate,up,down}_exps [n_expert, rows, cols].
  *  - phi3's qkv_proj and gate_up_proj are already fused in the checkpoint.
  *  - llama3 rope scaling becomes a rope_freqs tensor (LlamaModel
- *    generate_extra_tensors).
+ *    generate_extra_tensors); phi3 LongRoPE's long_factor / short_factor
+ *    lists become rope_factors_long / rope_factors_short (Phi3MiniModel).
  * Nothing here reads tensor data. */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +135,47 @@ static bool skippable(const char *name, const tl_hparams *hp)
   return hp->tied_embeddings && ends_with(name, "lm_head.weight");
 }
 
+/* phi3 LongRoPE: the `which` list ("long_factor") of rope_parameters
+ * (transformers 5) or rope_scaling, in config.json or its text_config. */
+static float *longrope_factors(const char *cfg, size_t len, const char *which, uint32_t n, const char *name,
+                               tl_error *err, tl_status *st)
+{
+  json_t *root = json_loadb(cfg, len, 0, NULL), *arr = NULL;
+  json_t *tc = json_object_get(root, "text_config");
+  json_t *objs[2] = {json_is_object(tc) ? tc : NULL, root};
+  for (int o = 0; o < 2 && !arr; o++) {
+    if (!objs[o])
+      continue;
+    static const char *const keys[] = {"rope_parameters", "rope_scaling"};
+    for (int k = 0; k < 2 && !arr; k++) {
+      json_t *a = json_object_get(json_object_get(objs[o], keys[k]), which);
+      if (json_is_array(a))
+        arr = a;
+    }
+  }
+  float *f = NULL;
+  if (!arr || json_array_size(arr) != n) {
+    *st = tl__error_set(err, TL_EFORMAT, "convert: '%s' needs %u values of rope '%s' in config.json, found %zu", name,
+                        n, which, arr ? json_array_size(arr) : (size_t)0);
+  } else if (!(f = tl__malloc_array(n ? n : 1, sizeof *f))) {
+    *st = tl__error_set(err, TL_ENOMEM, "convert: out of memory");
+  } else {
+    for (uint32_t i = 0; i < n && *st == TL_OK; i++) {
+      json_t *v = json_array_get(arr, i);
+      if (!json_is_number(v))
+        *st = tl__error_set(err, TL_EFORMAT, "convert: rope '%s'[%u] is not a number", which, i);
+      else
+        f[i] = (float)json_number_value(v);
+    }
+  }
+  json_decref(root);
+  if (*st != TL_OK) {
+    tl__free(f);
+    return NULL;
+  }
+  return f;
+}
+
 static tl_status add_source(lookup *lk, tl__cv_tensor *t, long idx)
 {
   t->src[t->n_src].st = &lk->st[idx];
@@ -143,8 +186,8 @@ static tl_status add_source(lookup *lk, tl__cv_tensor *t, long idx)
 }
 
 /* Sources of one registry tensor. */
-static tl_status plan_one(lookup *lk, const tl_hparams *hp, const char *prefix, const tl_tensor_desc *r,
-                          tl__cv_tensor *t, tl_error *err)
+static tl_status plan_one(lookup *lk, const tl_hparams *hp, const char *cfg, size_t cfg_len, const char *prefix,
+                          const tl_tensor_desc *r, tl__cv_tensor *t, tl_error *err)
 {
   char hf[512];
   const char *name = r->name;
@@ -168,8 +211,13 @@ static tl_status plan_one(lookup *lk, const tl_hparams *hp, const char *prefix, 
     t->gen = llama3_rope_freqs(hp, (uint32_t)r->ne[0]);
     return t->gen ? TL_OK : tl__error_set(err, TL_ENOMEM, "convert: out of memory");
   }
-  if (strncmp(name, "rope_factors", 12) == 0)
-    return tl__error_set(err, TL_EUNSUPPORTED, "convert: LongRoPE factor tensors ('%s') are not converted yet", name);
+  if (strncmp(name, "rope_factors_", 13) == 0) {
+    tl_status st = TL_OK;
+    t->op = TL_CV_GENERATED;
+    t->gen = longrope_factors(cfg, cfg_len, strstr(name, "_long.") ? "long_factor" : "short_factor",
+                              (uint32_t)r->ne[0], name, err, &st);
+    return st;
+  }
 
   long idx = -1;
   if (strcmp(name, "token_embd.weight") == 0) {
@@ -285,8 +333,9 @@ void tl__cv_plan_free(tl__cv_tensor *t, size_t n)
 
 static const char *const prefixes[] = {"model.", "model.language_model.", "language_model.model.", ""};
 
-tl_status tl__cv_plan_tensors(const tl_hparams *hp, const tl_tensor_desc *st, const int *st_file, size_t n_st,
-                              tl__cv_tensor **out, size_t *n_out, tl_error *err)
+tl_status tl__cv_plan_tensors(const tl_hparams *hp, const char *config_json, size_t config_len,
+                              const tl_tensor_desc *st, const int *st_file, size_t n_st, tl__cv_tensor **out,
+                              size_t *n_out, tl_error *err)
 {
   tl_tensor_desc *reg = NULL;
   size_t n_reg = 0;
@@ -316,7 +365,7 @@ tl_status tl__cv_plan_tensors(const tl_hparams *hp, const tl_tensor_desc *st, co
     goto done;
   }
   for (size_t i = 0; i < n_reg && s == TL_OK; i++)
-    s = plan_one(&lk, hp, prefix, &reg[i], &plan[i], err);
+    s = plan_one(&lk, hp, config_json, config_len, prefix, &reg[i], &plan[i], err);
   for (size_t i = 0; i < n_st && s == TL_OK; i++)
     if (!lk.used[i] && !skippable(st[i].name, hp))
       s = tl__error_set(err, TL_EUNSUPPORTED, "convert: checkpoint tensor '%s' has no place in a %s GGUF", st[i].name,

@@ -428,12 +428,10 @@ tl_status tl_convert(const tl_convert_params *p, tl_convert_summary *summary, tl
                          "qwen3, qwen3moe, gemma3 and phi3 are)", tl_arch_name(hp->arch));
     }
   }
-  if (st == TL_OK && hp->rope_scaling == TL_ROPE_SCALING_LONGROPE)
-    st = tl__error_set(err, TL_EUNSUPPORTED, "convert: LongRoPE scaling (rope_factors_long/short) is not converted yet");
   if (st == TL_OK && !p->vocab_only) {
     st = shards_open(&sh, p->input_dir, err);
     if (st == TL_OK)
-      st = tl__cv_plan_tensors(hp, sh.list.v, sh.file_of, sh.list.n, &plan, &n_plan, err);
+      st = tl__cv_plan_tensors(hp, cfg, cfg_len, sh.list.v, sh.file_of, sh.list.n, &plan, &n_plan, err);
   }
   /* types by the mixture rule, visiting in llama.cpp's order */
   if (st == TL_OK && n_plan > 0) {
