@@ -5,7 +5,8 @@
  * every matvec reads its weights from memory. Prints a Markdown table.
  *
  *   bench-kernels [--reps R] [--threads 1,2] [--set-mib 384] [--types q4_K,q8_0]
- *                 [--isa NAME via TAILOR_CPU_ISA] [--no-gemm] */
+ *                 [--no-gemm] [--cpu-time] [--shape NxK]
+ * The kernels are the best this CPU has, or TAILOR_CPU_ISA=scalar|avx2|avx512|amx. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,14 @@
 
 #include "engine/cpu/kernels.h"
 
+/* --cpu-time: measure process CPU time instead of wall time, to see what a
+ * kernel does per CPU second on a loaded machine (meaningful for 1 thread). */
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+
 static double now(void)
 {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(bench_clock, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -164,6 +169,7 @@ static double gemm_gflops(const wset *s, tl__threadpool *tp, int64_t m, const fl
 int main(int argc, char **argv)
 {
   int reps = 5, no_gemm = 0;
+  int64_t shape_n = 0, shape_k = 0;
   int threads[4] = {1, 2}, n_threads = 2;
   size_t set_mib = 384;
   const char *types_arg = "f32,f16,bf16,q8_0,q4_0,q4_K,q5_K,q6_K";
@@ -176,6 +182,16 @@ int main(int argc, char **argv)
       types_arg = argv[++i];
     else if (!strcmp(argv[i], "--no-gemm"))
       no_gemm = 1;
+    else if (!strcmp(argv[i], "--shape") && i + 1 < argc) { /* NxK for both rows of the table, e.g. in-cache */
+      char *e;
+      shape_n = strtoll(argv[++i], &e, 10);
+      shape_k = *e == 'x' ? strtoll(e + 1, NULL, 10) : 0;
+      if (shape_n <= 0 || shape_k <= 0 || shape_k % 256 != 0 || shape_k > 8192 || shape_n > 8192) {
+        fprintf(stderr, "--shape NxK: N <= 8192, K a multiple of 256 up to 8192\n");
+        return 2;
+      }
+    } else if (!strcmp(argv[i], "--cpu-time"))
+      bench_clock = CLOCK_PROCESS_CPUTIME_ID;
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
       n_threads = 0;
       for (char *p = argv[++i]; *p && n_threads < 4;) {
@@ -200,8 +216,8 @@ int main(int argc, char **argv)
     if (p && (p == types_arg || p[-1] == ',') && (p[strlen(name)] == ',' || p[strlen(name)] == 0))
       types[n_types++] = all[i];
   }
-  printf("kernels: %s; reps %d; weight set per shape >= %zu MiB (rotated)\n", tl__cpu_kernels_get()->name, reps,
-         set_mib);
+  printf("kernels: %s; reps %d; weight set per shape >= %zu MiB (rotated); %s time\n", tl__cpu_kernels_get()->name,
+         reps, set_mib, bench_clock == CLOCK_MONOTONIC ? "wall" : "CPU");
 
   const size_t bw_bytes = (size_t)1 << 30;
   char *bw_buf = aligned_alloc(4096, bw_bytes);
@@ -211,7 +227,9 @@ int main(int argc, char **argv)
     if (tl__threadpool_create(threads[t], false, &pools[t], NULL) != TL_OK)
       return 1;
 
-  static const int64_t shapes[2][2] = {{2048, 8192}, {8192, 2048}}; /* n (rows), k */
+  int64_t shapes[2][2] = {{2048, 8192}, {8192, 2048}}; /* n (rows), k */
+  if (shape_n > 0)
+    shapes[0][0] = shapes[1][0] = shape_n, shapes[0][1] = shapes[1][1] = shape_k;
   const int64_t kmax = 8192, nmax = 8192, mg = 128;
   float *x = malloc((size_t)(mg * kmax) * sizeof *x), *y = malloc((size_t)(mg * nmax) * sizeof *y);
   for (int64_t i = 0; i < mg * kmax; i++)

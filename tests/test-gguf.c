@@ -270,6 +270,33 @@ static void test_open_errors(void **state)
   tl_gguf_close(NULL);
 }
 
+/* The fuzz seeds (made with the writer, plus the parser fixtures and a
+ * version-2 copy of the little-endian one) are valid files. */
+static void test_fuzz_seeds(void **state)
+{
+  (void)state;
+  static const struct { const char *name; uint32_t version; size_t n_kv, n_tensors; } seeds[] = {
+      {"all-value-types.gguf", 3, 16, 2}, {"every-tensor-type.gguf", 3, 1, 32},
+      {"tokenizer.gguf", 3, 4, 1},        {"empty.gguf", 3, 0, 0},
+      {"test-le-v2.gguf", 2, 6, 3},       {"test-le-v3.gguf", 3, 6, 3},
+      {"test-be-v3.gguf", 3, 6, 3},
+  };
+  char path[1024];
+  const char *src = getenv("TAILOR_SOURCE_DIR");
+  assert_non_null(src);
+  for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+    snprintf(path, sizeof path, "%s/tests/fuzz/corpus-gguf/%s", src, seeds[i].name);
+    tl_gguf *g = NULL;
+    tl_error err;
+    if (tl_gguf_open(path, &g, &err) != TL_OK)
+      fail_msg("%s: %s", seeds[i].name, err.message);
+    assert_int_equal(tl_gguf_version(g), seeds[i].version);
+    assert_int_equal(tl_gguf_n_kv(g), seeds[i].n_kv);
+    assert_int_equal(tl_gguf_n_tensors(g), seeds[i].n_tensors);
+    tl_gguf_close(g);
+  }
+}
+
 /* ---- nested arrays and every value type ---- */
 
 static void test_nested_arrays(void **state)
@@ -362,6 +389,60 @@ static void test_truncated_fixtures(void **state)
   truncations("gguf/test-le-v3.gguf", 1);
   truncations("gguf/test-be-v3.gguf", 1);
   truncations("models/stories260K.gguf", 4099);
+}
+
+/* Overwrites every header position of a shipped fixture with a few
+ * patterns (all ones, zero, a large count, a flipped byte): each open must
+ * either succeed or fail with TL_EFORMAT naming an offset. Covers wrong
+ * counts, huge lengths, bad value and tensor types, bad offsets and dims. */
+static void mutations(const char *rel, size_t limit)
+{
+  size_t n;
+  char *buf = th_read_file(th_data_path(rel), &n);
+  assert_non_null(buf);
+  tl_gguf *g = NULL;
+  assert_int_equal(tl_gguf_open_memory(buf, n, &g, NULL), TL_OK);
+  size_t header = (size_t)tl_gguf_data_offset(g);
+  tl_gguf_close(g);
+  if (header > limit)
+    header = limit;
+  static const uint8_t patterns[4][8] = {
+      {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, {0, 0, 0, 0, 0, 0, 0, 0},
+      {0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00}, {0x00, 0x00, 0x00, 0x40, 0, 0, 0, 0}};
+  char *copy = malloc(n);
+  size_t n_ok = 0, n_bad = 0;
+  for (size_t at = 0; at < header; at++) {
+    for (int p = 0; p < 5; p++) {
+      memcpy(copy, buf, n);
+      if (p < 4)
+        memcpy(copy + at, patterns[p], at + 8 <= n ? 8 : n - at);
+      else
+        copy[at] = (char)(copy[at] ^ 0x5a);
+      tl_gguf *h = NULL;
+      tl_error err;
+      tl_status st = tl_gguf_open_memory(copy, n, &h, &err);
+      if (st == TL_OK) {
+        n_ok++;
+        tl_gguf_close(h);
+        continue;
+      }
+      n_bad++;
+      if (st != TL_EFORMAT || strstr(err.message, "offset") == NULL)
+        fail_msg("%s: pattern %d at %zu gave %d: %s", rel, p, at, st, err.message);
+    }
+  }
+  assert_true(n_bad > 0);
+  print_message("%s: %zu mutated headers rejected, %zu still valid\n", rel, n_bad, n_ok);
+  free(copy);
+  free(buf);
+}
+
+static void test_mutated_fixtures(void **state)
+{
+  (void)state;
+  mutations("gguf/test-le-v3.gguf", SIZE_MAX);
+  mutations("gguf/test-be-v3.gguf", SIZE_MAX);
+  mutations("models/stories260K.gguf", 4096);
 }
 
 typedef struct bad_case {
@@ -543,6 +624,7 @@ int main(void)
       cmocka_unit_test(test_open_errors),       cmocka_unit_test(test_nested_arrays),
       cmocka_unit_test(test_truncated_fixtures), cmocka_unit_test(test_corrupted_fields),
       cmocka_unit_test(test_deep_nesting),      cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_fuzz_seeds),        cmocka_unit_test(test_mutated_fixtures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,7 +67,8 @@ static int compare_expected(const char *name, json_t *doc, json_t *expected)
         ok = ok && contains(got, json_string_value(n));
       }
     } else if (json_is_number(want)) {
-      double w = json_number_value(want), g = got && json_is_number(got) ? json_number_value(got) : NAN;
+      double w = json_number_value(want),
+             g = got && json_is_number(got) ? json_number_value(got) : NAN;
       ok = fabs(g - w) <= 1e-9 * fabs(w) + 1e-9;
     } else {
       ok = got && json_equal(got, want);
@@ -187,8 +188,8 @@ static void test_cpulist(void **state)
     const char *in;
     int count;
   } rows[] = {
-      {"0-3\n", 4}, {"0", 1}, {"0-3,8,10-11", 7}, {"", 0}, {"\n", 0},
-      {"3-1", -1},  {"a", -1}, {"0-", -1},        {"0,,1", -1}, {"99999", -1}, {"1-2 x", -1},
+      {"0-3\n", 4}, {"0", 1},   {"0-3,8,10-11", 7}, {"", 0},       {"\n", 0},     {"3-1", -1},
+      {"a", -1},    {"0-", -1}, {"0,,1", -1},       {"99999", -1}, {"1-2 x", -1},
   };
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     uint8_t bits[1024] = {0};
@@ -202,10 +203,8 @@ static void test_cpulist(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_sysroot_cases),
-      cmocka_unit_test(test_warning_logged_once_per_file),
-      cmocka_unit_test(test_sysroot_from_env),
-      cmocka_unit_test(test_live_probe),
+      cmocka_unit_test(test_sysroot_cases),    cmocka_unit_test(test_warning_logged_once_per_file),
+      cmocka_unit_test(test_sysroot_from_env), cmocka_unit_test(test_live_probe),
       cmocka_unit_test(test_cpulist),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,11 +41,14 @@ static void add_tensor(model *m, size_t cap, const char *name, json_t *shape, co
  * rule's own ordering is exercised. */
 static model build_model(json_t *jm)
 {
-  json_t *global = json_object_get(jm, "global"), *layer = json_object_get(jm, "layer");
+  json_t *global = json_object_get(jm, "global"), *layers = json_object_get(jm, "layer");
+  json_t *dense = json_object_get(jm, "dense_layer"); /* leading dense layers (deepseek) */
+  size_t n_dense = (size_t)json_integer_value(json_object_get(jm, "n_dense_lead"));
   size_t n_layer = (size_t)json_integer_value(json_object_get(jm, "n_layer"));
-  size_t cap = json_array_size(global) + n_layer * json_array_size(layer);
+  size_t cap = json_array_size(global) + n_layer * (json_array_size(layers) + json_array_size(dense));
   model m = {calloc(cap, sizeof *m.t), calloc(cap, sizeof *m.names), 0};
   for (size_t l = n_layer; l-- > 0;) {
+    json_t *layer = l < n_dense ? dense : layers;
     for (size_t k = json_array_size(layer); k-- > 0;) {
       json_t *row = json_array_get(layer, k);
       char name[TL_TENSOR_NAME_MAX];
@@ -351,12 +354,101 @@ static void test_written_models(void **state)
   }
 }
 
+/* Published files (tests/data/mixture/published.json): for each model, the
+ * file size minus the predicted padded tensor bytes (the metadata) must be
+ * the same for every mixture, which holds only when every tensor's type is
+ * predicted right. Llama 2 70B exercises the 70B attn_v rule. */
+static void test_published_files(void **state)
+{
+  (void)state;
+  json_error_t jerr;
+  json_t *root = json_load_file(th_data_path("mixture/published.json"), 0, &jerr);
+  if (root == NULL)
+    fail_msg("published.json: %s (line %d)", jerr.text, jerr.line);
+  size_t mi, n_files = 0;
+  json_t *jm;
+  static tl_mixture_tensor t[1024];
+  static char names[1024][TL_TENSOR_NAME_MAX];
+  json_array_foreach(json_object_get(root, "models"), mi, jm) {
+    tiny s = {"llama",
+              (uint32_t)json_integer_value(json_object_get(jm, "n_layer")),
+              (uint32_t)json_integer_value(json_object_get(jm, "n_embd")),
+              (uint32_t)json_integer_value(json_object_get(jm, "n_ff")),
+              (uint32_t)json_integer_value(json_object_get(jm, "n_head")),
+              (uint32_t)json_integer_value(json_object_get(jm, "n_head_kv")),
+              (uint32_t)json_integer_value(json_object_get(jm, "n_vocab")), 0, false};
+    size_t n = tiny_tensors(&s, t, names);
+    int64_t meta = -1;
+    size_t fi;
+    json_t *jf;
+    json_array_foreach(json_object_get(jm, "files"), fi, jf) {
+      tl_ftype ft;
+      assert_int_equal(tl_ftype_parse(json_string_value(json_array_get(jf, 0)), &ft, NULL), TL_OK);
+      tl_mixture_ctx ctx;
+      memset(&ctx, 0, sizeof ctx);
+      snprintf(ctx.arch, sizeof ctx.arch, "llama");
+      ctx.n_layer = s.n_layer;
+      ctx.n_head = s.n_head;
+      ctx.n_head_kv = s.n_head_kv;
+      assert_int_equal(tl_mixture_assign(ft, &ctx, t, n, NULL), TL_OK);
+      int64_t tensors = 0;
+      for (size_t i = 0; i < n; i++)
+        tensors += (int64_t)(t[i].bytes + 31) / 32 * 32;
+      int64_t m = json_integer_value(json_array_get(jf, 1)) - tensors;
+      if (meta < 0)
+        meta = m;
+      if (m != meta)
+        fail_msg("%s %s: metadata would be %lld bytes, %lld for the first mixture",
+                 json_string_value(json_object_get(jm, "id")), tl_ftype_name(ft), (long long)m,
+                 (long long)meta);
+      assert_true(m > 0 && m < 8 * 1024 * 1024);
+      n_files++;
+    }
+  }
+  assert_true(n_files >= 100);
+  json_decref(root);
+}
+
+/* tl_mixture_apply types a model description in place. */
+static void test_apply_desc(void **state)
+{
+  (void)state;
+  tl_model_desc m;
+  memset(&m, 0, sizeof m);
+  snprintf(m.hp.arch_name, sizeof m.hp.arch_name, "qwen2");
+  m.hp.n_layer = 1;
+  m.hp.n_head = 14;
+  m.hp.n_head_kv = 2;
+  tl_tensor_desc t[3];
+  memset(t, 0, sizeof t);
+  snprintf(t[0].name, sizeof t[0].name, "token_embd.weight");
+  t[0].n_dims = 2, t[0].ne[0] = 896, t[0].ne[1] = 1000, t[0].type = TL_QTYPE_BF16;
+  snprintf(t[1].name, sizeof t[1].name, "blk.0.attn_norm.weight");
+  t[1].n_dims = 1, t[1].ne[0] = 896, t[1].type = TL_QTYPE_F32; /* ne[1..3] left 0 */
+  snprintf(t[2].name, sizeof t[2].name, "blk.0.ffn_down.weight");
+  t[2].n_dims = 2, t[2].ne[0] = 4864, t[2].ne[1] = 896, t[2].type = TL_QTYPE_BF16;
+  m.tensors = t;
+  m.n_tensors = 3;
+  assert_int_equal(tl_mixture_apply(TL_FTYPE_Q4_K_M, &m, false, NULL), TL_OK);
+  assert_int_equal(t[0].type, TL_QTYPE_Q8_0); /* tied, 896 not a multiple of 256 */
+  assert_int_equal(t[1].type, TL_QTYPE_F32);
+  assert_int_equal(t[1].bytes, 896 * 4);
+  assert_int_equal(t[2].type, TL_QTYPE_Q6_K); /* layer 0 of 1 uses more bits */
+  assert_int_equal(t[2].bytes, (uint64_t)19 * 210 * 896);
+  th_alloc_install(1);
+  tl_error err;
+  assert_int_equal(tl_mixture_apply(TL_FTYPE_Q8_0, &m, false, &err), TL_ENOMEM);
+  th_alloc_uninstall();
+  assert_int_equal(t[2].type, TL_QTYPE_Q6_K); /* unchanged on error */
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cases),         cmocka_unit_test(test_order),
       cmocka_unit_test(test_70b_bump),      cmocka_unit_test(test_not_quantized),
-      cmocka_unit_test(test_written_models),
+      cmocka_unit_test(test_written_models), cmocka_unit_test(test_published_files),
+      cmocka_unit_test(test_apply_desc),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

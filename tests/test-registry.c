@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tailor/gguf.h"
 #include "tailor/model.h"
+#include "tailor/quant.h"
 
 static tl_hparams *load_config(const char *name)
 {
@@ -215,6 +217,17 @@ static void test_shapes(void **state)
   tl_model_desc_free(m);
   free(hp);
 
+  { /* DeepseekV3Config defaults topk_method to noaux_tc: the router bias exists */
+    static const char v3[] = "{\"model_type\":\"deepseek_v3\",\"hidden_size\":256,\"num_hidden_layers\":2,"
+                             "\"num_attention_heads\":4,\"vocab_size\":100,\"kv_lora_rank\":64,\"qk_rope_head_dim\":32,"
+                             "\"qk_nope_head_dim\":32,\"v_head_dim\":32,\"n_routed_experts\":4,\"num_experts_per_tok\":2,"
+                             "\"moe_intermediate_size\":256,\"intermediate_size\":512}";
+    tl_hparams h3;
+    tl_error e3;
+    assert_int_equal(tl_hparams_from_hf_config(v3, strlen(v3), &h3, &e3), TL_OK);
+    assert_true(h3.expert_probs_bias);
+  }
+
   hp = load_config("deepseek-v2-lite.json"); /* no q compression */
   assert_false(hp->expert_probs_bias);
   m = desc_of(hp, TL_FTYPE_F16);
@@ -396,6 +409,171 @@ static void test_config_errors(void **state)
   }
 }
 
+
+/* Tiny configs of every family in the registry (real key names, small sizes). */
+static const struct {
+  const char *name;
+  const char *json;
+} tiny[] = {
+    {"llama", "{\"model_type\":\"llama\",\"hidden_size\":256,\"intermediate_size\":512,\"num_hidden_layers\":3,"
+              "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":320,\"max_position_embeddings\":1024,"
+              "\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,"
+              "\"high_freq_factor\":4.0,\"original_max_position_embeddings\":256}}"},
+    {"mixtral", "{\"model_type\":\"mixtral\",\"hidden_size\":256,\"intermediate_size\":512,\"num_hidden_layers\":2,"
+                "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":320,\"num_local_experts\":4,"
+                "\"num_experts_per_tok\":2}"},
+    {"qwen2", "{\"model_type\":\"qwen2\",\"hidden_size\":256,\"intermediate_size\":512,\"num_hidden_layers\":2,"
+              "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":320,\"tie_word_embeddings\":true}"},
+    {"qwen2moe", "{\"model_type\":\"qwen2_moe\",\"hidden_size\":256,\"intermediate_size\":512,\"num_hidden_layers\":2,"
+                 "\"num_attention_heads\":4,\"num_key_value_heads\":4,\"vocab_size\":320,\"num_experts\":4,"
+                 "\"num_experts_per_tok\":2,\"moe_intermediate_size\":256,\"shared_expert_intermediate_size\":512}"},
+    {"qwen3", "{\"model_type\":\"qwen3\",\"hidden_size\":256,\"intermediate_size\":512,\"num_hidden_layers\":2,"
+              "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":128,\"vocab_size\":320}"},
+    {"qwen3moe", "{\"model_type\":\"qwen3_moe\",\"hidden_size\":256,\"intermediate_size\":512,\"num_hidden_layers\":2,"
+                 "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":64,\"vocab_size\":320,"
+                 "\"num_experts\":8,\"num_experts_per_tok\":2,\"moe_intermediate_size\":256}"},
+    {"gemma2", "{\"model_type\":\"gemma2\",\"hidden_size\":256,\"intermediate_size\":512,\"num_hidden_layers\":4,"
+               "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":64,\"vocab_size\":320,"
+               "\"sliding_window\":64,\"attn_logit_softcapping\":50.0,\"final_logit_softcapping\":30.0}"},
+    {"gemma3", "{\"model_type\":\"gemma3\",\"text_config\":{\"model_type\":\"gemma3_text\",\"hidden_size\":256,"
+               "\"intermediate_size\":512,\"num_hidden_layers\":7,\"num_attention_heads\":4,\"num_key_value_heads\":1,"
+               "\"head_dim\":64,\"vocab_size\":320,\"sliding_window\":32}}"},
+    {"phi3", "{\"model_type\":\"phi3\",\"hidden_size\":256,\"intermediate_size\":512,\"num_hidden_layers\":2,"
+             "\"num_attention_heads\":4,\"num_key_value_heads\":4,\"vocab_size\":320,\"rope_scaling\":"
+             "{\"type\":\"longrope\",\"short_factor\":[1],\"long_factor\":[1]},\"original_max_position_embeddings\":256}"},
+    {"deepseek3", "{\"model_type\":\"deepseek_v3\",\"hidden_size\":256,\"intermediate_size\":512,\"num_hidden_layers\":3,"
+                  "\"num_attention_heads\":4,\"num_key_value_heads\":4,\"vocab_size\":320,\"q_lora_rank\":128,"
+                  "\"kv_lora_rank\":256,\"qk_rope_head_dim\":32,\"qk_nope_head_dim\":64,\"v_head_dim\":64,"
+                  "\"n_routed_experts\":8,\"n_shared_experts\":1,\"num_experts_per_tok\":2,\"moe_intermediate_size\":256,"
+                  "\"first_k_dense_replace\":1,\"topk_method\":\"noaux_tc\"}"},
+    {"deepseek2-lite", "{\"model_type\":\"deepseek_v2\",\"hidden_size\":256,\"intermediate_size\":512,"
+                       "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"vocab_size\":320,\"q_lora_rank\":null,"
+                       "\"kv_lora_rank\":256,\"qk_rope_head_dim\":32,\"qk_nope_head_dim\":64,\"v_head_dim\":64,"
+                       "\"n_routed_experts\":4,\"n_shared_experts\":2,\"num_experts_per_tok\":2,"
+                       "\"moe_intermediate_size\":256,\"first_k_dense_replace\":1}"},
+    {"gpt-oss", "{\"model_type\":\"gpt_oss\",\"hidden_size\":256,\"intermediate_size\":256,\"num_hidden_layers\":2,"
+                "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":64,\"vocab_size\":320,"
+                "\"num_local_experts\":4,\"experts_per_token\":2,\"sliding_window\":128}"},
+    {"bert", "{\"model_type\":\"bert\",\"architectures\":[\"BertModel\"],\"hidden_size\":256,\"intermediate_size\":512,"
+             "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"vocab_size\":320,\"max_position_embeddings\":128,"
+             "\"type_vocab_size\":2,\"layer_norm_eps\":1e-12}"},
+};
+
+static const tl_ftype roundtrip_ftypes[] = {TL_FTYPE_ALL_F32, TL_FTYPE_F16, TL_FTYPE_BF16, TL_FTYPE_Q8_0,
+                                            TL_FTYPE_Q4_0,    TL_FTYPE_Q4_K_M, TL_FTYPE_Q6_K, TL_FTYPE_MXFP4_MOE};
+
+/* For every family and several mixtures: the registry's predicted tensors,
+ * written to a GGUF file with the hyperparameters as metadata, read back:
+ * the file's tensors are the predicted ones (names, types, shapes, bytes),
+ * the hyperparameters survive, and the data section is the predicted tensor
+ * bytes with 32-byte alignment padding. */
+static void test_gguf_roundtrip(void **state)
+{
+  (void)state;
+  const char *dir = th_tmpdir();
+  void *zeros = calloc(1, 8 << 20);
+  const size_t n_tiny = sizeof tiny / sizeof tiny[0];
+  /* one more round: the llama config with per-layer head and width arrays */
+  for (size_t round = 0; round <= n_tiny; round++) {
+    size_t a = round < n_tiny ? round : 0;
+    for (size_t f = 0; f < sizeof roundtrip_ftypes / sizeof roundtrip_ftypes[0]; f++) {
+      tl_hparams *hp = calloc(1, sizeof *hp);
+      tl_error err;
+      if (tl_hparams_from_hf_config(tiny[a].json, strlen(tiny[a].json), hp, &err) != TL_OK)
+        fail_msg("%s: %s", tiny[a].name, err.message);
+      if (round == n_tiny) {
+        static const uint32_t kv[3] = {2, 1, 4}, ff[3] = {512, 256, 768};
+        hp->per_layer_dims = true;
+        for (uint32_t l = 0; l < 3; l++) {
+          hp->n_head_layer[l] = 4;
+          hp->n_head_kv_layer[l] = kv[l];
+          hp->n_ff_layer[l] = ff[l];
+        }
+        assert_int_equal(tl_hparams_finalize(hp, &err), TL_OK);
+        assert_int_equal(tl_hparams_n_head_kv(hp, 1), 1);
+      }
+      tl_model_desc *m = desc_of(hp, roundtrip_ftypes[f]);
+      tl_gguf_writer *w;
+      assert_int_equal(tl_gguf_writer_create(&w, &err), TL_OK);
+      assert_int_equal(tl_hparams_to_gguf(&m->hp, w, &err), TL_OK);
+      assert_int_equal(tl_gguf_writer_set_u32(w, "general.file_type", (uint32_t)roundtrip_ftypes[f], &err), TL_OK);
+      uint64_t padded = 0;
+      for (size_t i = 0; i < m->n_tensors; i++) {
+        const tl_tensor_desc *t = &m->tensors[i];
+        assert_true(t->bytes > 0 && t->bytes <= (8u << 20));
+        if (tl_gguf_writer_add_tensor(w, t->name, t->type, t->ne, t->n_dims, zeros, &err) != TL_OK)
+          fail_msg("%s: %s", tiny[a].name, err.message);
+        padded += (t->bytes + 31) / 32 * 32;
+      }
+      char path[4200];
+      snprintf(path, sizeof path, "%s/%s-%zu-%d.gguf", dir, tiny[a].name, round, (int)roundtrip_ftypes[f]);
+      if (tl_gguf_writer_write(w, path, &err) != TL_OK)
+        fail_msg("%s: write: %s", tiny[a].name, err.message);
+      tl_gguf_writer_free(w);
+
+      tl_model_desc *r = NULL;
+      if (tl_model_desc_from_gguf(path, &r, &err) != TL_OK)
+        fail_msg("%s: read back: %s", tiny[a].name, err.message);
+      assert_int_equal(r->n_tensors, m->n_tensors);
+      for (size_t i = 0; i < m->n_tensors; i++) {
+        const tl_tensor_desc *p = &m->tensors[i], *q = &r->tensors[i];
+        assert_string_equal(p->name, q->name);
+        if (p->type != q->type || p->bytes != q->bytes || memcmp(p->ne, q->ne, sizeof p->ne) != 0 ||
+            p->layer != q->layer || p->role != q->role)
+          fail_msg("%s %s: predicted %s %llu B role %s, file %s %llu B role %s", tiny[a].name, p->name,
+                   tl_qtype_name(p->type), (unsigned long long)p->bytes, tl_tensor_role_name(p->role),
+                   tl_qtype_name(q->type), (unsigned long long)q->bytes, tl_tensor_role_name(q->role));
+      }
+      assert_int_equal(r->weight_bytes, m->weight_bytes);
+      assert_int_equal(r->n_params, m->n_params);
+      assert_int_equal(r->n_params_active, m->n_params_active);
+      assert_true(r->ftype_known);
+      assert_int_equal(r->ftype, roundtrip_ftypes[f]);
+      /* the data section is exactly the padded tensor bytes */
+      tl_gguf *g;
+      assert_int_equal(tl_gguf_open(path, &g, &err), TL_OK);
+      uint64_t last_end = 0;
+      for (size_t i = 0; i < tl_gguf_n_tensors(g); i++) {
+        const tl_gguf_tensor *t = tl_gguf_tensor_at(g, i);
+        last_end = t->offset + (t->bytes + 31) / 32 * 32;
+      }
+      assert_int_equal(last_end, padded);
+      assert_true(tl_gguf_file_size(g) >= tl_gguf_data_offset(g) + padded - 31);
+      tl_gguf_close(g);
+      /* hyperparameters survive the trip, so the registry rebuilds the same list */
+      const tl_hparams *x = &m->hp, *y = &r->hp;
+      assert_int_equal(y->arch, x->arch);
+      assert_int_equal(y->n_layer, x->n_layer);
+      assert_int_equal(y->n_embd, x->n_embd);
+      assert_int_equal(y->n_head, x->n_head);
+      assert_int_equal(y->n_head_kv, x->n_head_kv);
+      assert_int_equal(y->head_dim_k, x->head_dim_k);
+      assert_int_equal(y->head_dim_v, x->head_dim_v);
+      assert_int_equal(y->n_vocab, x->n_vocab);
+      assert_int_equal(y->n_expert, x->n_expert);
+      assert_int_equal(y->n_expert_used, x->n_expert_used);
+      assert_int_equal(y->tied_embeddings, x->tied_embeddings);
+      assert_int_equal(y->kv_lora_rank, x->kv_lora_rank);
+      assert_int_equal(y->expert_probs_bias, x->expert_probs_bias);
+      for (uint32_t l = 0; l < x->n_layer; l++) {
+        assert_int_equal(tl_hparams_layer_is_swa(y, l), tl_hparams_layer_is_swa(x, l));
+        assert_int_equal(tl_hparams_n_head_kv(y, l), tl_hparams_n_head_kv(x, l));
+        assert_int_equal(tl_hparams_n_ff(y, l), tl_hparams_n_ff(x, l));
+      }
+      assert_int_equal(tl_kv_bytes_per_token(y, TL_QTYPE_F16), tl_kv_bytes_per_token(x, TL_QTYPE_F16));
+      tl_model_desc *again = desc_of(y, roundtrip_ftypes[f]);
+      assert_int_equal(again->n_tensors, m->n_tensors);
+      assert_int_equal(again->weight_bytes, m->weight_bytes);
+      tl_model_desc_free(again);
+      tl_model_desc_free(r);
+      tl_model_desc_free(m);
+      free(hp);
+      remove(path);
+    }
+  }
+  free(zeros);
+}
+
 static void test_alloc_failures(void **state)
 {
   (void)state;
@@ -415,6 +593,18 @@ static void test_alloc_failures(void **state)
     assert_int_equal(st, TL_ENOMEM);
   }
   free(hp);
+  /* reading a GGUF file */
+  for (uint64_t n = 1;; n++) {
+    th_alloc_install(n);
+    tl_model_desc *m = NULL;
+    tl_status st = tl_model_desc_from_gguf(th_data_path("models/stories260K.gguf"), &m, NULL);
+    tl_model_desc_free(m);
+    assert_int_equal(th_alloc_live(), 0);
+    th_alloc_uninstall();
+    if (st == TL_OK)
+      break;
+    assert_int_equal(st, TL_ENOMEM);
+  }
 }
 
 int main(void)
@@ -423,7 +613,7 @@ int main(void)
       cmocka_unit_test(test_published_counts), cmocka_unit_test(test_shapes),
       cmocka_unit_test(test_kv_geometry),      cmocka_unit_test(test_roles),
       cmocka_unit_test(test_fallback),         cmocka_unit_test(test_config_errors),
-      cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_alloc_failures),   cmocka_unit_test(test_gguf_roundtrip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

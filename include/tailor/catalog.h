@@ -43,6 +43,10 @@ typedef struct tl_catalog_entry {
   bool in_registry;          /* the config's architecture is in the registry; otherwise
                                 descriptions fall back to the parameter count */
   tl_hparams hp;             /* from config (finalized) when in_registry */
+  uint64_t params_vision;    /* a SigLIP/CLIP vision tower and its projector estimated from
+                                config.vision_config: published totals of multimodal models
+                                include it; llama.cpp puts it in a separate mmproj GGUF, so
+                                descriptions leave it out. 0 when there is none. */
 } tl_catalog_entry;
 
 /* An empty catalog. Free with tl_catalog_free. */

@@ -193,7 +193,8 @@ tl_status tl_hw_to_json(const tl_hw *hw, char **out, tl_error *err);
 /* Parses a hardware object (as written by tl_hw_to_json, or a hand-written
  * file that gives only some fields: GPUs named by "name"/"spec_id" get their
  * figures from the spec table). TL_EFORMAT with the field named on bad input,
- * TL_EUNSUPPORTED for a newer schema_version. The result is marked described. */
+ * TL_EUNSUPPORTED for a newer schema_version. "described" is kept as the
+ * file says (true when absent), so a document reads back exactly. */
 tl_status tl_hw_from_json(const char *text, size_t len, tl_hw *out, tl_error *err);
 
 /* ---- GPU specification table (data/gpus.json) -------------------------------- */

@@ -342,6 +342,14 @@ typedef struct tl_gguf tl_gguf;
  * key when a required key is missing or out of range. */
 tl_status tl_hparams_from_gguf(const tl_gguf *g, tl_hparams *hp, tl_error *err);
 
+typedef struct tl_gguf_writer tl_gguf_writer;
+
+/* Writes the hyperparameters as the GGUF keys llama.cpp reads
+ * (general.architecture, `<arch>.block_count` ..., `<arch>.vocab_size`), so
+ * that tl_hparams_from_gguf gives them back. MLA models are written in the
+ * layout their mla_split_kv_b says. Errors from the writer are passed on. */
+tl_status tl_hparams_to_gguf(const tl_hparams *hp, tl_gguf_writer *w, tl_error *err);
+
 /* From a Hugging Face config.json text (`len` bytes), including a nested
  * text_config of multimodal wrappers; model_type / architectures pick the
  * family. Finalized. TL_EFORMAT naming the key on bad or missing values. */

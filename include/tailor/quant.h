@@ -118,6 +118,13 @@ typedef struct tl_mixture_tensor {
 tl_status tl_mixture_assign(tl_ftype ftype, tl_mixture_ctx *ctx, tl_mixture_tensor *tensors,
                             size_t n, tl_error *err);
 
+/* Types every tensor of a model description by mixture ftype: the context
+ * comes from m->hp (arch_name, n_layer, n_expert, n_head, n_head_kv), each
+ * tensor's current type is taken as its source type, and type and bytes are
+ * overwritten (weight_bytes is not recomputed). Errors as tl_mixture_assign;
+ * m is unchanged on error. */
+tl_status tl_mixture_apply(tl_ftype ftype, tl_model_desc *m, bool has_imatrix, tl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -73,7 +73,7 @@ enum {
 };
 
 /* Largest input tl_tokenizer_encode accepts, in bytes. */
-#define TL_TOK_MAX_TEXT ((size_t)1 << 28)
+#define TL_TOK_MAX_TEXT ((size_t)1 << 26)
 
 /* Builds a tokenizer from the tokenizer.ggml.* metadata of an open GGUF file
  * (a vocab-only file is enough). Everything is copied: the tl_gguf may be

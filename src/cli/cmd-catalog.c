@@ -33,7 +33,7 @@ static int list(tl_catalog *cat, bool json, const char *family, const char *tag)
 {
   json_t *arr = json ? json_array() : NULL;
   if (!json)
-    printf("%-32s %-14s %-10s %10s %10s %8s  %s\n", "ID", "FAMILY", "ARCH", "PARAMS", "ACTIVE", "CONTEXT", "TAGS");
+    printf("%-36s %-22s %-15s %10s %10s %8s  %s\n", "ID", "FAMILY", "ARCH", "PARAMS", "ACTIVE", "CONTEXT", "TAGS");
   size_t shown = 0;
   for (size_t i = 0; i < tl_catalog_count(cat); i++) {
     const tl_catalog_entry *e = tl_catalog_at(cat, i);
@@ -45,11 +45,12 @@ static int list(tl_catalog *cat, bool json, const char *family, const char *tag)
       continue;
     }
     char a[32], b[32], tags[128] = "";
-    for (size_t t = 0; t < e->n_tags; t++) {
-      strncat(tags, t ? "," : "", sizeof tags - strlen(tags) - 1);
-      strncat(tags, e->tags[t], sizeof tags - strlen(tags) - 1);
+    size_t tl = 0;
+    for (size_t t = 0; t < e->n_tags && tl < sizeof tags; t++) {
+      int w = snprintf(tags + tl, sizeof tags - tl, "%s%s", t ? "," : "", e->tags[t]);
+      tl += w > 0 ? (size_t)w : 0;
     }
-    printf("%-32s %-14s %-10s %10s %10s %8u  %s\n", e->id, e->family, e->arch,
+    printf("%-36s %-22s %-15s %10s %10s %8u  %s\n", e->id, e->family, e->arch,
            tl_cli_fmt_count(e->params_total, a, sizeof a), tl_cli_fmt_count(e->params_active, b, sizeof b),
            e->context_length, tags);
   }

@@ -192,7 +192,7 @@ static void print_text(const tl_model_desc *m, const hist_row *h, size_t nh, con
     printf("sliding window: %u tokens on %u of %u layers\n", hp->n_swa, n_swa, hp->n_layer);
   printf("context:       %u\n", hp->n_ctx_train);
   printf("vocab:         %u%s\n", hp->n_vocab, hp->tied_embeddings ? " (output tied to the embedding)" : "");
-  printf("tensors:       %zu\n", m->n_tensors);
+  printf("tensors:       %zu%s\n", m->n_tensors, m->n_tensors ? "" : " (a vocabulary-only file)");
   for (size_t i = 0; i < nh; i++)
     printf("  %-8s %6zu tensors %16llu B\n", tl_qtype_name(h[i].type), h[i].count, (unsigned long long)h[i].bytes);
   printf("weight bytes:  %llu (%s)\n", (unsigned long long)m->weight_bytes, tl_cli_fmt_bytes(m->weight_bytes, a, sizeof a));

@@ -21,8 +21,7 @@ static const char help[] =
     "  --json       print the hardware JSON object (docs/json.md)\n"
     "  --measure    measure memory bandwidth (multi-threaded read test, about 2 s)\n"
     "  -h, --help   show this help\n"
-    "\n" TL_CLI_HW_OPTIONS_HELP
-    "\n"
+    "\n" TL_CLI_HW_OPTIONS_HELP "\n"
     "Environment: TAILOR_SYSROOT=DIR reads /proc and /sys under DIR;\n"
     "TAILOR_NVML_LIB=PATH loads NVML from PATH.\n"
     "Exit status: 0 success, 1 unreadable input, 2 bad usage or unknown GPU.\n";
@@ -58,7 +57,8 @@ static void print_text(const tl_hw *hw)
     printf(" (%s%s%s)", cpu->vendor, cpu->vendor[0] && cpu->arch[0] ? ", " : "", cpu->arch);
   printf("\n");
   printf("  Topology        %u socket%s, %u cores, %u threads, %u NUMA node%s\n", cpu->sockets,
-         cpu->sockets == 1 ? "" : "s", cpu->cores, cpu->threads, cpu->numa_nodes, cpu->numa_nodes == 1 ? "" : "s");
+         cpu->sockets == 1 ? "" : "s", cpu->cores, cpu->threads, cpu->numa_nodes,
+         cpu->numa_nodes == 1 ? "" : "s");
   if (cpu->eff_cores)
     printf("  Core types      %u performance + %u efficiency\n", cpu->perf_cores, cpu->eff_cores);
   char isa[512];
@@ -73,7 +73,8 @@ static void print_text(const tl_hw *hw)
   if (cpu->max_mhz > 0)
     printf("  Clock           %.0f MHz max\n", cpu->max_mhz);
   if (cpu->flops_f32 > 0)
-    printf("  FP32 peak       %.2f TFLOPS (estimated: perf cores x clock x FLOP/cycle)\n", cpu->flops_f32 / 1e12);
+    printf("  FP32 peak       %.2f TFLOPS (estimated: perf cores x clock x FLOP/cycle)\n",
+           cpu->flops_f32 / 1e12);
   const tl_memory *m = &hw->mem;
   printf("Memory\n");
   gib(a, sizeof a, m->total);
@@ -91,22 +92,25 @@ static void print_text(const tl_hw *hw)
     gib(a, sizeof a, m->cgroup_limit);
     gib(b, sizeof b, m->cgroup_usage);
     printf("  Container limit %s (%s, %s used)%s\n", a,
-           m->limit_source == TL_MEM_LIMIT_NONE ? "cgroup" : tl_mem_limit_source_name(m->limit_source), b,
-           m->limit_source == TL_MEM_LIMIT_NONE ? ": above RAM, does not bind" : "");
+           m->limit_source == TL_MEM_LIMIT_NONE ? "cgroup"
+                                                : tl_mem_limit_source_name(m->limit_source),
+           b, m->limit_source == TL_MEM_LIMIT_NONE ? ": above RAM, does not bind" : "");
   }
   gib(a, sizeof a, m->usable);
-  const char *binds = m->limit_source == TL_MEM_LIMIT_CGROUP_V2   ? "cgroup v2 memory.max binds"
-                      : m->limit_source == TL_MEM_LIMIT_CGROUP_V1 ? "cgroup v1 memory.limit_in_bytes binds"
+  const char *binds = m->limit_source == TL_MEM_LIMIT_CGROUP_V2 ? "cgroup v2 memory.max binds"
+                      : m->limit_source == TL_MEM_LIMIT_CGROUP_V1
+                          ? "cgroup v1 memory.limit_in_bytes binds"
                       : m->limit_source == TL_MEM_LIMIT_DESCRIBED ? "as described"
                                                                   : "physical RAM binds";
   printf("  Usable          %s (%s)\n", a, binds);
   if (m->bandwidth > 0)
-    printf("  Bandwidth       %.1f GB/s (%s)\n", m->bandwidth / 1e9, tl_value_source_name(m->bandwidth_source));
+    printf("  Bandwidth       %.1f GB/s (%s)\n", m->bandwidth / 1e9,
+           tl_value_source_name(m->bandwidth_source));
   else
     printf("  Bandwidth       unknown (run 'tailor probe --measure')\n");
   if (m->bandwidth_measured > 0 && m->bandwidth_spec > 0)
-    printf("                  platform figure %.1f GB/s, measured %.1f GB/s\n", m->bandwidth_spec / 1e9,
-           m->bandwidth_measured / 1e9);
+    printf("                  platform figure %.1f GB/s, measured %.1f GB/s\n",
+           m->bandwidth_spec / 1e9, m->bandwidth_measured / 1e9);
   if (hw->n_gpus == 0) {
     printf("GPUs              none\n");
   } else {
@@ -122,10 +126,13 @@ static void print_text(const tl_hw *hw)
         printf(" (compute capability %d.%d)", g->cc_major, g->cc_minor);
       if (g->sm_count)
         printf(", %u %s", g->sm_count,
-               g->vendor == TL_GPU_NVIDIA ? "SMs" : g->vendor == TL_GPU_AMD ? "CUs" : "cores");
+               g->vendor == TL_GPU_NVIDIA ? "SMs"
+               : g->vendor == TL_GPU_AMD  ? "CUs"
+                                          : "cores");
       printf("\n");
       if (g->bandwidth > 0)
-        printf("      Bandwidth   %.0f GB/s (%s)\n", g->bandwidth / 1e9, tl_value_source_name(g->bandwidth_source));
+        printf("      Bandwidth   %.0f GB/s (%s)\n", g->bandwidth / 1e9,
+               tl_value_source_name(g->bandwidth_source));
       else
         printf("      Bandwidth   unknown\n");
       if (g->fp16_flops > 0) {

@@ -19,6 +19,9 @@ typedef struct tl_cli_command {
   int (*run)(int argc, char **argv); /* argv[0] is the command name */
 } tl_cli_command;
 
+extern const tl_cli_command tl_cli_cmd_tokenize;
+extern const tl_cli_command tl_cli_cmd_run;
+
 /* Prints cmd->help to stdout. */
 void tl_cli_print_help(const tl_cli_command *cmd);
 /* Prints "tailor NAME: message" and a hint to stderr; returns TL_EXIT_USAGE. */
@@ -30,6 +33,8 @@ extern const tl_cli_command tl_cli_cmd_probe;
 extern const tl_cli_command tl_cli_cmd_inspect;
 extern const tl_cli_command tl_cli_cmd_catalog;
 extern const tl_cli_command tl_cli_cmd_convert;
+extern const tl_cli_command tl_cli_cmd_fit;
+extern const tl_cli_command tl_cli_cmd_tune;
 extern const tl_cli_command tl_cli_cmd_config;
 
 #endif

@@ -26,7 +26,8 @@ static bool parse_gib(const char *s, double hi, double *out)
   errno = 0;
   double v = strtod(s, &end);
   /* accept a trailing unit the way people write it: 64G, 64GB, 64GiB */
-  if (end != s && (!strcmp(end, "G") || !strcmp(end, "GB") || !strcmp(end, "GiB") || !strcmp(end, "g")))
+  if (end != s &&
+      (!strcmp(end, "G") || !strcmp(end, "GB") || !strcmp(end, "GiB") || !strcmp(end, "g")))
     end += strlen(end);
   if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > hi)
     return false;
@@ -35,7 +36,8 @@ static bool parse_gib(const char *s, double hi, double *out)
 }
 
 /* Matches "--name" (value in the next argument) or "--name=value". */
-static int option_value(const char *name, int argc, char **argv, int *i, const char **val, const char *cmd)
+static int option_value(const char *name, int argc, char **argv, int *i, const char **val,
+                        const char *cmd)
 {
   const char *a = argv[*i];
   size_t n = strlen(name);
@@ -55,7 +57,7 @@ static int option_value(const char *name, int argc, char **argv, int *i, const c
 
 int tl_cli_hw_parse(tl_cli_hw_opts *o, int argc, char **argv, int *i, const char *cmd)
 {
-  const char *v;
+  const char *v = NULL;
   int r;
   if ((r = option_value("--hardware", argc, argv, i, &v, cmd)) != 0) {
     if (r == 1)
@@ -145,9 +147,12 @@ int tl_cli_hw_resolve(const tl_cli_hw_opts *o, const tl_hw_probe_opts *probe_opt
     free(text);
     if (st != TL_OK)
       return tl_cli_fail(cmd, "%s: %s", o->hardware_file, err.message);
-    /* --ram and --cpu-cores adjust a described file */
+    /* a file is a described machine, whoever wrote it; --ram and
+     * --cpu-cores adjust it */
+    out->described = true;
     if (o->ram_gib > 0) {
-      out->mem.total = out->mem.available = out->mem.cgroup_limit = (uint64_t)(o->ram_gib * 1073741824.0);
+      out->mem.total = out->mem.available = out->mem.cgroup_limit =
+          (uint64_t)(o->ram_gib * 1073741824.0);
       out->mem.limit_source = TL_MEM_LIMIT_DESCRIBED;
     }
     if (o->cpu_cores > 0)
@@ -164,7 +169,8 @@ int tl_cli_hw_resolve(const tl_cli_hw_opts *o, const tl_hw_probe_opts *probe_opt
     tl_status st = tl_hw_describe(&p, out, &err);
     if (st == TL_ENOTFOUND) {
       fprintf(stderr, "tailor %s: %s\n", cmd, err.message);
-      fprintf(stderr, "Give its memory with --vram GB to describe a GPU that is not in the table.\n");
+      fprintf(stderr,
+              "Give its memory with --vram GB to describe a GPU that is not in the table.\n");
       return TL_EXIT_USAGE;
     }
     if (st != TL_OK)

@@ -19,13 +19,13 @@ typedef struct tl_cli_hw_opts {
 } tl_cli_hw_opts;
 
 /* The help lines for these options, to paste into a command's help text. */
-#define TL_CLI_HW_OPTIONS_HELP                                                                   \
-  "Hardware (default: probe this machine):\n"                                                    \
-  "  --hardware FILE    describe the machine with a hardware JSON file (tailor probe --json)\n"  \
-  "  --gpu NAME         a GPU from the spec table, e.g. \"RTX 4090\", \"H100\", \"M3 Max\"\n"    \
-  "  --gpus N           how many of that GPU (default 1)\n"                                      \
-  "  --ram GB           system RAM in GiB (default: twice the GPU memory, at least 32)\n"        \
-  "  --cpu-cores N      CPU cores (default 16)\n"                                                \
+#define TL_CLI_HW_OPTIONS_HELP                                                                     \
+  "Hardware (default: probe this machine):\n"                                                      \
+  "  --hardware FILE    describe the machine with a hardware JSON file (tailor probe --json)\n"    \
+  "  --gpu NAME         a GPU from the spec table, e.g. \"RTX 4090\", \"H100\", \"M3 Max\"\n"      \
+  "  --gpus N           how many of that GPU (default 1)\n"                                        \
+  "  --ram GB           system RAM in GiB (default: twice the GPU memory, at least 32)\n"          \
+  "  --cpu-cores N      CPU cores (default 16)\n"                                                  \
   "  --vram GB          memory per GPU in GiB (required for a GPU not in the table)\n"
 
 /* Tries argv[*i] as a hardware option (both "--opt VALUE" and "--opt=VALUE").

@@ -20,8 +20,4 @@ tl_catalog *tl_cli_catalog_load(const char *cmd, const char *user_file);
 /* A JSON object describing a catalog entry (the published facts). */
 json_t *tl_cli_catalog_entry_json(const tl_catalog_entry *e);
 
-/* File-type names (tailor/quant.h). */
-const char *tl_ftype_name(tl_ftype f);
-tl_status tl_ftype_parse(const char *name, tl_ftype *out, tl_error *err);
-
 #endif

@@ -10,14 +10,14 @@
 #include "engine/tokenizer-int.h"
 
 typedef struct sym {
-  size_t start, n; /* bytes of the mapped word; n == 0 once merged away */
+  uint32_t start, n; /* bytes of the mapped word; n == 0 once merged away */
   int prev, next;
 } sym;
 
 typedef struct bigram {
   int32_t rank;
   int left, right;
-  size_t size;
+  uint32_t size;
 } bigram;
 
 typedef struct heap {
@@ -108,8 +108,8 @@ static bool encode_word(work *w, size_t n, tl__ids *out)
     size_t cl = tl__utf8_len((unsigned char)w->word[off]);
     if (cl > n - off)
       cl = n - off;
-    w->s[ns].start = off;
-    w->s[ns].n = cl;
+    w->s[ns].start = (uint32_t)off;
+    w->s[ns].n = (uint32_t)cl;
     w->s[ns].prev = ns - 1;
     off += cl;
     w->s[ns].next = off == n ? -1 : ns + 1;
@@ -148,33 +148,67 @@ static bool encode_word(work *w, size_t n, tl__ids *out)
   return true;
 }
 
+/* Makes room for a word of n source bytes (2 mapped bytes and 1 symbol each at most). */
+static bool reserve(work *w, size_t n, size_t *cap)
+{
+  if (n <= *cap)
+    return true;
+  size_t c = n > 2 * *cap ? n : 2 * *cap;
+  char *word = tl__realloc(w->word, 2 * c + 1);
+  if (!word)
+    return false;
+  w->word = word;
+  sym *s = tl__realloc(w->s, (c + 1) * sizeof *s);
+  if (!s)
+    return false;
+  w->s = s;
+  *cap = c;
+  return true;
+}
+
 tl_status tl__tok_bpe_encode(const tl_tokenizer *tk, const char *text, size_t len, tl__ids *out,
                              tl_error *err)
 {
   tl_status st = TL_OK;
   tl__spans words = {0};
   work w = {.tk = tk};
-  /* Invalid UTF-8 is read as U+FFFD (3 bytes for 1), as llama.cpp does. */
-  char *clean = tl__malloc(len * 3 + 1);
-  w.word = tl__malloc(len * 6 + 1);
-  w.s = tl__malloc_array(len * 3 + 1, sizeof *w.s);
+  size_t wcap = 0;
+  char *copy = NULL;
+  const char *clean = text;
+  size_t cn = len;
   w.scratch = tl__malloc(TL__TOK_MERGE_SCRATCH);
-  if (!clean || !w.word || !w.s || !w.scratch)
+  if (!w.scratch || !reserve(&w, 64, &wcap))
     goto oom;
-  size_t cn = 0;
-  for (size_t i = 0; i < len;) {
+  /* Invalid UTF-8 is read as U+FFFD (3 bytes for 1), as llama.cpp does. */
+  bool valid = true;
+  for (size_t i = 0; i < len && valid;) {
     uint32_t cp;
     size_t k = tl__utf8_decode(text + i, len - i, &cp);
-    if (cp == 0xFFFD && k == 1)
-      cn += tl__utf8_encode(0xFFFD, clean + cn);
-    else
-      memcpy(clean + cn, text + i, k), cn += k;
+    valid = !(cp == 0xFFFD && k == 1);
     i += k;
+  }
+  if (!valid) {
+    copy = tl__malloc(len * 3 + 1);
+    if (!copy)
+      goto oom;
+    cn = 0;
+    for (size_t i = 0; i < len;) {
+      uint32_t cp;
+      size_t k = tl__utf8_decode(text + i, len - i, &cp);
+      if (cp == 0xFFFD && k == 1)
+        cn += tl__utf8_encode(0xFFFD, copy + cn);
+      else
+        memcpy(copy + cn, text + i, k), cn += k;
+      i += k;
+    }
+    clean = copy;
   }
   st = tl__tok_pre_split(tk->pre_re, clean, cn, &words, err);
   if (st != TL_OK)
     goto done;
   for (size_t k = 0; k < words.n; k++) {
+    if (!reserve(&w, words.v[k].len, &wcap))
+      goto oom;
     size_t wn = 0;
     for (size_t i = 0; i < words.v[k].len; i++)
       wn += tl__utf8_encode(tk->byte_cp[(unsigned char)clean[words.v[k].off + i]], w.word + wn);
@@ -190,6 +224,6 @@ done:
   tl__free(w.scratch);
   tl__free(w.s);
   tl__free(w.word);
-  tl__free(clean);
+  tl__free(copy);
   return st;
 }

@@ -106,11 +106,12 @@ tl_status tl_detok_push(tl_detok *d, int32_t id, const char **text, size_t *len,
                          (int)id, tk->n_vocab);
   size_t n = tl__tok_piece(tk, id, d->flags, d->piece);
   const char *p = d->piece;
-  if (n && !d->started && (d->flags & TL_TOK_STRIP_LEADING_SPACE) && tk->model == TL_TOK_MODEL_SPM &&
-      tk->add_space_prefix && p[0] == ' ')
-    p++, n--;
-  if (n)
+  if (n && !d->started) {
     d->started = true;
+    if ((d->flags & TL_TOK_STRIP_LEADING_SPACE) && tk->model == TL_TOK_MODEL_SPM &&
+        tk->add_space_prefix && p[0] == ' ')
+      p++, n--;
+  }
   size_t o = 0;
   for (size_t i = 0; i < n; i++)
     o += feed(d, (unsigned char)p[i], d->out + o);

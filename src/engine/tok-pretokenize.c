@@ -158,7 +158,7 @@ tl_status tl__tok_pre_create(const char *name, struct tl__tok_pre **out, bool *i
       pcre2_get_error_message(ec, msg, sizeof msg);
       pcre2_compile_context_free(cctx);
       tl__tok_pre_free(p);
-      return tl__error_set(err, ec == PCRE2_ERROR_NOMEMORY ? TL_ENOMEM : TL_EINTERNAL,
+      return tl__error_set(err, ec == PCRE2_ERROR_HEAP_FAILED ? TL_ENOMEM : TL_EINTERNAL,
                            "tokenizer: regex %d of pre-tokenizer '%s' does not compile at %zu: %s",
                            i, name, (size_t)eo, (const char *)msg);
     }

@@ -11,14 +11,14 @@
 #include "engine/tokenizer-int.h"
 
 typedef struct sym {
-  size_t start, n; /* bytes of the escaped text; n == 0 once merged away */
+  uint32_t start, n; /* bytes of the escaped text; n == 0 once merged away */
   int prev, next;
 } sym;
 
 typedef struct bigram {
   float score;
   int left, right;
-  size_t size; /* bytes of left + right when queued */
+  uint32_t size; /* bytes of left + right when queued */
 } bigram;
 
 typedef struct heap {
@@ -77,7 +77,7 @@ static bool try_add(const tl_tokenizer *tk, const char *text, const sym *s, int 
 {
   if (l < 0 || r < 0)
     return true;
-  size_t size = s[l].n + s[r].n;
+  uint32_t size = s[l].n + s[r].n;
   int32_t id = tl__tok_lookup(tk, text + s[l].start, size);
   if (id < 0)
     return true;
@@ -115,8 +115,8 @@ tl_status tl__tok_spm_encode(const tl_tokenizer *tk, const char *text, size_t le
     size_t cl = tl__utf8_len((unsigned char)buf[off]);
     if (cl > n - off)
       cl = n - off;
-    s[ns].start = off;
-    s[ns].n = cl;
+    s[ns].start = (uint32_t)off;
+    s[ns].n = (uint32_t)cl;
     s[ns].prev = ns - 1;
     off += cl;
     s[ns].next = off == n ? -1 : ns + 1;

@@ -14,7 +14,9 @@ static uint64_t hash_bytes(const char *s, size_t n)
   uint64_t h = 1469598103934665603ull; /* FNV-1a 64 */
   for (size_t i = 0; i < n; i++)
     h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-  return h ^ (h >> 29);
+  h ^= h >> 33; /* MurmurHash3's fmix64, so the low bits used as the index are mixed */
+  h *= 0xff51afd7ed558ccdull;
+  return h ^ (h >> 33);
 }
 
 static tl_status strtab_init(tl__strtab *t, uint32_t n)
@@ -93,6 +95,7 @@ void tl_tokenizer_free(tl_tokenizer *tk)
   tl__free(tk->len);
   tl__free(tk->score);
   tl__free(tk->type);
+  tl__free(tk->strip);
   tl__free(tk->tokens.slots);
   tl__free(tk->merge_blob);
   tl__free(tk->merge_off);
@@ -105,13 +108,9 @@ void tl_tokenizer_free(tl_tokenizer *tk)
 static const char *const special_names[TL_TOK_SPECIAL_COUNT] = {
     "bos", "eos", "eot", "eom", "unknown", "padding", "separator", "cls", "mask"};
 
-static const tl_tokenizer *sort_tk; /* qsort has no context argument */
-static int by_length_desc(const void *a, const void *b)
+static int cmp_u64(const void *a, const void *b)
 {
-  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-  uint32_t lx = sort_tk->len[x], ly = sort_tk->len[y];
-  if (lx != ly)
-    return lx > ly ? -1 : 1;
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
 }
 
@@ -147,7 +146,8 @@ static tl_status build_tokens(tl_tokenizer *tk, const tl__tok_vocab_desc *d, tl_
   tk->len = tl__malloc_array(n, sizeof *tk->len);
   tk->score = tl__malloc_array(n, sizeof *tk->score);
   tk->type = tl__malloc_array(n, sizeof *tk->type);
-  if (!tk->blob || !tk->off || !tk->len || !tk->score || !tk->type ||
+  tk->strip = tl__calloc(n, sizeof *tk->strip);
+  if (!tk->blob || !tk->off || !tk->len || !tk->score || !tk->type || !tk->strip ||
       strtab_init(&tk->tokens, n) != TL_OK)
     return tl__error_set(err, TL_ENOMEM, "tokenizer: out of memory for %u tokens", n);
   size_t pos = 0;
@@ -224,6 +224,41 @@ static tl_status build_merges(tl_tokenizer *tk, const tl__tok_vocab_desc *d, tl_
   return TL_OK;
 }
 
+/* Whitespace that special tokens eat next to them. GGUF has no field for it,
+ * so llama.cpp (llama-vocab.cpp) sets it by model name, as the models'
+ * tokenizer.json files do: Phi-3's special tokens strip on the right (not
+ * <unk>, <s>, <|endoftext|>), Jina v2's <mask> strips on the left. */
+static bool name_has(const char *lower, const char *word) { return strstr(lower, word) != NULL; }
+
+static void set_strip(tl_tokenizer *tk, const char *text, uint8_t bit, bool on)
+{
+  int32_t id = tl__tok_lookup(tk, text, strlen(text));
+  if (id < 0)
+    return;
+  tk->strip[id] = (uint8_t)(on ? (tk->strip[id] | bit) : (tk->strip[id] & ~bit));
+}
+
+static void set_strip_rules(tl_tokenizer *tk, const char *name)
+{
+  if (!name)
+    return;
+  char lower[128];
+  size_t n = 0;
+  for (; name[n] && n + 1 < sizeof lower; n++)
+    lower[n] = (char)(name[n] >= 'A' && name[n] <= 'Z' ? name[n] + 32 : name[n]);
+  lower[n] = 0;
+  if (name_has(lower, "jina-v2-de") || name_has(lower, "jina-v2-es") || name_has(lower, "jina-v2-code")) {
+    set_strip(tk, "<mask>", TL__TOK_LSTRIP, true);
+  } else if (name_has(lower, "phi-3") || name_has(lower, "phi3")) {
+    for (uint32_t k = 0; k < tk->n_specials; k++)
+      tk->strip[tk->specials[k]] |= TL__TOK_RSTRIP;
+    set_strip(tk, "</s>", TL__TOK_RSTRIP, true);
+    set_strip(tk, "<unk>", TL__TOK_RSTRIP, false);
+    set_strip(tk, "<s>", TL__TOK_RSTRIP, false);
+    set_strip(tk, "<|endoftext|>", TL__TOK_RSTRIP, false);
+  }
+}
+
 static tl_status build_specials(tl_tokenizer *tk, const tl__tok_vocab_desc *d, tl_error *err)
 {
   /* Model defaults (llama-vocab.cpp): SentencePiece unk 0, bos 1, eos 2;
@@ -283,16 +318,22 @@ static tl_status build_specials(tl_tokenizer *tk, const tl__tok_vocab_desc *d, t
       n++;
   }
   tk->specials = tl__malloc_array(n ? n : 1, sizeof *tk->specials);
-  if (!tk->specials)
+  uint64_t *keys = tl__malloc_array(n ? n : 1, sizeof *keys);
+  if (!tk->specials || !keys) {
+    tl__free(keys);
     return tl__error_set(err, TL_ENOMEM, "tokenizer: out of memory");
+  }
+  /* Sort key: longer text first, then lower id. */
   for (uint32_t i = 0; i < tk->n_vocab; i++) {
     uint8_t t = tk->type[i];
     if (tk->len[i] && (t == TL_TOKEN_CONTROL || t == TL_TOKEN_USER_DEFINED || t == TL_TOKEN_UNKNOWN))
-      tk->specials[tk->n_specials++] = (int32_t)i;
+      keys[tk->n_specials++] = (uint64_t)(UINT32_MAX - tk->len[i]) << 32 | i;
   }
-  sort_tk = tk;
-  qsort(tk->specials, tk->n_specials, sizeof *tk->specials, by_length_desc);
-  sort_tk = NULL;
+  qsort(keys, tk->n_specials, sizeof *keys, cmp_u64);
+  for (uint32_t k = 0; k < tk->n_specials; k++)
+    tk->specials[k] = (int32_t)(keys[k] & UINT32_MAX);
+  tl__free(keys);
+  set_strip_rules(tk, d->name);
   return TL_OK;
 }
 

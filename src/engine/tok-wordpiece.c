@@ -89,6 +89,10 @@ static tl_status end_word(wctx *w, tl_error *err)
 
 static void add_char(wctx *w, uint32_t cp)
 {
+  if (w->nchars >= WPM_MAX_WORD_CHARS + 1) { /* too long already: only counted */
+    w->nchars++;
+    return;
+  }
   w->cut[w->nchars++] = w->n;
   w->n += tl__utf8_encode(cp, w->word + w->n);
   w->cut[w->nchars] = w->n;
@@ -97,10 +101,10 @@ static void add_char(wctx *w, uint32_t cp)
 tl_status tl__tok_wpm_encode(const tl_tokenizer *tk, const char *text, size_t len, tl__ids *out,
                              tl_error *err)
 {
-  /* A code point decomposes into at most 4, each at most 4 bytes. */
+  /* A word keeps at most WPM_MAX_WORD_CHARS + 1 characters of 4 bytes. */
   wctx w = {.tk = tk, .out = out};
-  w.word = tl__malloc(len * 16 + 4);
-  w.cut = tl__malloc_array(len * 4 + 2, sizeof *w.cut);
+  w.word = tl__malloc((WPM_MAX_WORD_CHARS + 2) * 4);
+  w.cut = tl__malloc_array(WPM_MAX_WORD_CHARS + 3, sizeof *w.cut);
   w.cand = tl__malloc(tk->max_token_len + 4);
   tl_status st = TL_OK;
   if (!w.word || !w.cut || !w.cand) {

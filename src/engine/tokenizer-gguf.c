@@ -94,6 +94,16 @@ tl_status tl_tokenizer_from_gguf(const tl_gguf *g, tl_tokenizer **out, tl_error 
     }
   }
   d.pre = pre;
+  char name[128] = "";
+  const char *ns;
+  size_t nn;
+  if (tl_gguf_get_str(g, "general.name", &ns, &nn)) {
+    if (nn >= sizeof name)
+      nn = sizeof name - 1;
+    memcpy(name, ns, nn);
+    name[nn] = 0;
+    d.name = name;
+  }
 
   int64_t kv_tok, kv_score, kv_type, kv_merge;
   uint64_t n_tok = 0, n_score = 0, n_type = 0, n_merge = 0;

@@ -27,6 +27,7 @@ typedef struct tl__tok_str {
 typedef struct tl__tok_vocab_desc {
   tl_tok_model model;
   const char *pre;            /* NUL-terminated; NULL = "default" */
+  const char *name;           /* general.name (NUL-terminated) or NULL: picks strip rules */
   uint32_t n_tokens;
   const tl__tok_str *tokens;  /* n_tokens */
   const float *scores;        /* n_tokens, or NULL */
@@ -46,6 +47,8 @@ typedef struct tl__strtab {
   uint32_t mask;
 } tl__strtab;
 
+enum { TL__TOK_LSTRIP = 1, TL__TOK_RSTRIP = 2 };
+
 struct tl__tok_pre; /* compiled pre-tokenizer regexes (tok-pretokenize.c) */
 
 struct tl_tokenizer {
@@ -57,6 +60,8 @@ struct tl_tokenizer {
   uint32_t *len;    /* (n_vocab) bytes */
   float *score;     /* (n_vocab) */
   uint8_t *type;    /* (n_vocab) tl_token_type */
+  uint8_t *strip;   /* (n_vocab) TL__TOK_LSTRIP | TL__TOK_RSTRIP: whitespace a matched
+                       special token eats on its left / right */
   tl__strtab tokens;
   uint32_t max_token_len; /* bytes */
 

@@ -82,10 +82,32 @@ static bool frags_push(frags *f, int32_t token, size_t off, size_t len)
   return true;
 }
 
+static bool is_space(char c)
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
 /* Splits the raw fragments at every occurrence of each special token's text,
  * longest tokens first, leftmost occurrences first. */
-static bool partition(const tl_tokenizer *tk, const char *text, bool parse_special, frags *cur)
+static bool partition(const tl_tokenizer *tk, const char *text, size_t len, bool parse_special,
+                      frags *cur)
 {
+  if (!tk->n_specials)
+    return true;
+  /* Which bytes and byte pairs occur in the text: most special tokens can be
+   * skipped without searching for them. */
+  uint64_t *pairs = tl__calloc(1024 + 4, sizeof *pairs);
+  if (!pairs)
+    return false;
+  uint64_t *bytes = pairs + 1024;
+  for (size_t i = 0; i < len; i++) {
+    unsigned b = (unsigned char)text[i];
+    bytes[b >> 6] |= 1ull << (b & 63);
+    if (i + 1 < len) {
+      unsigned p = b << 8 | (unsigned char)text[i + 1];
+      pairs[p >> 6] |= 1ull << (p & 63);
+    }
+  }
   frags next = {0};
   for (uint32_t k = 0; k < tk->n_specials; k++) {
     int32_t id = tk->specials[k];
@@ -94,6 +116,17 @@ static bool partition(const tl_tokenizer *tk, const char *text, bool parse_speci
       continue;
     const char *t = tk->blob + tk->off[id];
     size_t tl = tk->len[id];
+    if (tl > len)
+      continue;
+    unsigned b0 = (unsigned char)t[0];
+    if (!(bytes[b0 >> 6] & (1ull << (b0 & 63))))
+      continue;
+    if (tl >= 2) {
+      unsigned p0 = b0 << 8 | (unsigned char)t[1];
+      unsigned p1 = (unsigned)(unsigned char)t[tl - 2] << 8 | (unsigned char)t[tl - 1];
+      if (!(pairs[p0 >> 6] & (1ull << (p0 & 63))) || !(pairs[p1 >> 6] & (1ull << (p1 & 63))))
+        continue;
+    }
     bool found = false;
     for (size_t i = 0; i < cur->n && !found; i++)
       found = cur->v[i].token < 0 && cur->v[i].len >= tl &&
@@ -113,12 +146,18 @@ static bool partition(const tl_tokenizer *tk, const char *text, bool parse_speci
         const char *m = end - pos >= tl ? memmem(text + pos, end - pos, t, tl) : NULL;
         if (!m)
           break;
-        size_t at = (size_t)(m - text);
-        if (at > pos && !frags_push(&next, -1, pos, at - pos))
+        size_t at = (size_t)(m - text), left = at;
+        if (tk->strip[id] & TL__TOK_LSTRIP)
+          while (left > pos && is_space(text[left - 1]))
+            left--;
+        if (left > pos && !frags_push(&next, -1, pos, left - pos))
           goto oom;
         if (!frags_push(&next, id, 0, 0))
           goto oom;
         pos = at + tl;
+        if (tk->strip[id] & TL__TOK_RSTRIP)
+          while (pos < end && is_space(text[pos]))
+            pos++;
       }
       if (pos < end && !frags_push(&next, -1, pos, end - pos))
         goto oom;
@@ -128,9 +167,11 @@ static bool partition(const tl_tokenizer *tk, const char *text, bool parse_speci
     next = t2;
   }
   tl__free(next.v);
+  tl__free(pairs);
   return true;
 oom:
   tl__free(next.v);
+  tl__free(pairs);
   return false;
 }
 
@@ -148,7 +189,7 @@ tl_status tl_tokenizer_encode(const tl_tokenizer *tk, const char *text, size_t l
   frags fr = {0};
   tl__ids out = {0};
   tl_status st = TL_OK;
-  if (len && (!frags_push(&fr, -1, 0, len) || !partition(tk, text, flags & TL_TOK_PARSE_SPECIAL, &fr)))
+  if (len && (!frags_push(&fr, -1, 0, len) || !partition(tk, text, len, flags & TL_TOK_PARSE_SPECIAL, &fr)))
     goto oom;
 
   int32_t first = -1, last = -1;

@@ -37,7 +37,13 @@ void tl__hw_bandwidth_platform(tl_hw *hw, const tl__hw_src *src)
   size_t n = 0;
   unsigned char *t = (unsigned char *)tl__hw_read(src, "/sys/firmware/dmi/tables/DMI", &n);
   if (!t) {
-    tl__hw_note(hw, "memory bandwidth: SMBIOS tables not readable (root only); run 'tailor probe --measure'");
+    bool unified = false;
+    for (size_t i = 0; i < hw->n_gpus; i++)
+      unified |= hw->gpus[i].vendor == TL_GPU_APPLE;
+    if (!unified) /* Apple chips: the spec table gives the memory bandwidth */
+      tl__hw_note(
+          hw,
+          "memory bandwidth: SMBIOS tables not readable (root only); run 'tailor probe --measure'");
     return;
   }
   double bytes_per_s = 0;
@@ -81,14 +87,52 @@ void tl__hw_bandwidth_platform(tl_hw *hw, const tl__hw_src *src)
   if (devices && bytes_per_s > 0) {
     hw->mem.bandwidth_spec = bytes_per_s;
     hw->mem.bandwidth_source = TL_SRC_ESTIMATED;
-    tl__hw_note(hw, "memory bandwidth: %u x %s-%u %u-bit devices (SMBIOS), one per channel assumed", devices,
-                ddr_name(type_seen), speed_seen, width_seen);
+    tl__hw_note(hw, "memory bandwidth: %u x %s-%u %u-bit devices (SMBIOS), one per channel assumed",
+                devices, ddr_name(type_seen), speed_seen, width_seen);
   }
 }
 
 /* ---- read test ---------------------------------------------------------------- */
 
 #define MAX_THREADS 256
+
+/* A reusable barrier from a mutex and a condition variable (macOS has no
+ * pthread_barrier_t). */
+typedef struct barrier {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  unsigned count, waiting, generation;
+} barrier;
+
+static void barrier_init(barrier *b, unsigned count)
+{
+  pthread_mutex_init(&b->lock, NULL);
+  pthread_cond_init(&b->cond, NULL);
+  b->count = count;
+  b->waiting = 0;
+  b->generation = 0;
+}
+
+static void barrier_destroy(barrier *b)
+{
+  pthread_mutex_destroy(&b->lock);
+  pthread_cond_destroy(&b->cond);
+}
+
+static void barrier_wait(barrier *b)
+{
+  pthread_mutex_lock(&b->lock);
+  unsigned gen = b->generation;
+  if (++b->waiting == b->count) {
+    b->waiting = 0;
+    b->generation++;
+    pthread_cond_broadcast(&b->cond);
+  } else {
+    while (gen == b->generation)
+      pthread_cond_wait(&b->cond, &b->lock);
+  }
+  pthread_mutex_unlock(&b->lock);
+}
 
 typedef struct bw_shared {
   const uint64_t *buf;
@@ -98,7 +142,7 @@ typedef struct bw_shared {
   bool go, abort;
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  pthread_barrier_t start, end;
+  barrier start, end;
 } bw_shared;
 
 typedef struct bw_thread {
@@ -126,7 +170,7 @@ static void *bw_worker(void *arg)
   if (abort)
     return NULL;
   for (int pass = 0; pass < s->passes; pass++) {
-    pthread_barrier_wait(&s->start);
+    barrier_wait(&s->start);
     size_t per = s->words / s->threads;
     const uint64_t *p = s->buf + (size_t)t->id * per;
     uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
@@ -137,7 +181,7 @@ static void *bw_worker(void *arg)
       a3 += p[i + 3];
     }
     t->sink += a0 ^ a1 ^ a2 ^ a3;
-    pthread_barrier_wait(&s->end);
+    barrier_wait(&s->end);
   }
   return NULL;
 }
@@ -189,8 +233,8 @@ double tl__hw_bandwidth_measure(uint32_t threads, uint64_t usable_bytes)
   }
   bool ok = started > 0;
   if (ok) {
-    pthread_barrier_init(&s.start, NULL, started + 1);
-    pthread_barrier_init(&s.end, NULL, started + 1);
+    barrier_init(&s.start, started + 1);
+    barrier_init(&s.end, started + 1);
   }
   pthread_mutex_lock(&s.lock);
   s.threads = started ? started : 1;
@@ -201,9 +245,9 @@ double tl__hw_bandwidth_measure(uint32_t threads, uint64_t usable_bytes)
   if (ok) {
     double deadline = t_start + 1.9;
     for (int pass = 0; pass < s.passes; pass++) {
-      pthread_barrier_wait(&s.start);
+      barrier_wait(&s.start);
       double a = now_s();
-      pthread_barrier_wait(&s.end);
+      barrier_wait(&s.end);
       double dt = now_s() - a;
       size_t read = s.words / s.threads * s.threads * 8;
       if (dt > 0 && read && (double)read / dt > best)
@@ -215,8 +259,8 @@ double tl__hw_bandwidth_measure(uint32_t threads, uint64_t usable_bytes)
   for (uint32_t i = 0; i < started; i++)
     pthread_join(tids[i], NULL);
   if (ok) {
-    pthread_barrier_destroy(&s.start);
-    pthread_barrier_destroy(&s.end);
+    barrier_destroy(&s.start);
+    barrier_destroy(&s.end);
   }
   pthread_mutex_destroy(&s.lock);
   pthread_cond_destroy(&s.cond);

@@ -27,6 +27,9 @@ void tl__hw_cpu_isa_native(tl_cpu *cpu)
   tl__hw_cpu_estimate_flops(cpu, -1);
 }
 #else
-void tl__hw_cpu_isa_native(tl_cpu *cpu) { (void)cpu; }
+void tl__hw_cpu_isa_native(tl_cpu *cpu)
+{
+  (void)cpu;
+}
 #endif
 #endif

@@ -47,15 +47,20 @@ void tl__hw_cpu_hwloc(tl_hw *hw)
         cpu->l3 += o->attr->cache.size;
     }
   }
-  /* Hybrid: kinds are ordered by efficiency, most power-efficient first. */
+  /* Hybrid: kinds are ranked by efficiency, lowest (the most power-efficient
+   * cores) first, so the last kind is the performance cores. An efficiency of
+   * -1 means hwloc could not rank them: then nothing is concluded. */
   int nk = hwloc_cpukinds_get_nr(t, 0);
   if (nk > 1 && cpu->eff_cores == 0) {
     uint32_t perf = 0, eff = 0;
     hwloc_bitmap_t set = hwloc_bitmap_alloc();
     for (int k = 0; set && k < nk; k++) {
       int efficiency = -1;
-      if (hwloc_cpukinds_get_info(t, (unsigned)k, set, &efficiency, NULL, NULL, 0) != 0)
-        continue;
+      if (hwloc_cpukinds_get_info(t, (unsigned)k, set, &efficiency, NULL, NULL, 0) != 0 ||
+          efficiency < 0) {
+        perf = eff = 0;
+        break;
+      }
       int cores = hwloc_get_nbobjs_inside_cpuset_by_type(t, set, HWLOC_OBJ_CORE);
       if (cores < 0)
         continue;

@@ -113,16 +113,25 @@ static uint32_t isa_from_flags(const char *f, bool arm)
     uint32_t bit;
     bool arm;
   } map[] = {
-      {"pni", TL_ISA_SSE3, false},           {"avx", TL_ISA_AVX, false},
-      {"avx2", TL_ISA_AVX2, false},          {"fma", TL_ISA_FMA, false},
-      {"f16c", TL_ISA_F16C, false},          {"avx512f", TL_ISA_AVX512F, false},
-      {"avx512bw", TL_ISA_AVX512BW, false},  {"avx512vl", TL_ISA_AVX512VL, false},
-      {"avx512_vnni", TL_ISA_AVX512VNNI, false}, {"avx512_bf16", TL_ISA_AVX512BF16, false},
-      {"avx_vnni", TL_ISA_AVXVNNI, false},   {"amx_tile", TL_ISA_AMX_TILE, false},
-      {"amx_int8", TL_ISA_AMX_INT8, false},  {"amx_bf16", TL_ISA_AMX_BF16, false},
+      {"pni", TL_ISA_SSE3, false},
+      {"avx", TL_ISA_AVX, false},
+      {"avx2", TL_ISA_AVX2, false},
+      {"fma", TL_ISA_FMA, false},
+      {"f16c", TL_ISA_F16C, false},
+      {"avx512f", TL_ISA_AVX512F, false},
+      {"avx512bw", TL_ISA_AVX512BW, false},
+      {"avx512vl", TL_ISA_AVX512VL, false},
+      {"avx512_vnni", TL_ISA_AVX512VNNI, false},
+      {"avx512_bf16", TL_ISA_AVX512BF16, false},
+      {"avx_vnni", TL_ISA_AVXVNNI, false},
+      {"amx_tile", TL_ISA_AMX_TILE, false},
+      {"amx_int8", TL_ISA_AMX_INT8, false},
+      {"amx_bf16", TL_ISA_AMX_BF16, false},
       {"avx512_fp16", TL_ISA_AVX512FP16, false},
-      {"asimd", TL_ISA_NEON, true},          {"sve", TL_ISA_SVE, true},
-      {"asimddp", TL_ISA_DOTPROD, true},     {"i8mm", TL_ISA_I8MM, true},
+      {"asimd", TL_ISA_NEON, true},
+      {"sve", TL_ISA_SVE, true},
+      {"asimddp", TL_ISA_DOTPROD, true},
+      {"i8mm", TL_ISA_I8MM, true},
       {"sve2", TL_ISA_SVE2, true},
   };
   uint32_t isa = 0;
@@ -139,19 +148,18 @@ static void arm_identity(const cpuinfo *ci, tl_cpu *cpu)
   static const struct {
     unsigned impl;
     const char *vendor;
-  } impls[] = {{0x41, "ARM"}, {0x42, "Broadcom"}, {0x43, "Cavium"}, {0x46, "Fujitsu"},
-               {0x48, "HiSilicon"}, {0x4e, "NVIDIA"}, {0x51, "Qualcomm"}, {0x61, "Apple"},
-               {0xc0, "Ampere"}};
+  } impls[] = {{0x41, "ARM"},      {0x42, "Broadcom"},  {0x43, "Cavium"},
+               {0x46, "Fujitsu"},  {0x48, "HiSilicon"}, {0x4e, "NVIDIA"},
+               {0x51, "Qualcomm"}, {0x61, "Apple"},     {0xc0, "Ampere"}};
   static const struct {
     unsigned impl, part;
     const char *name;
-  } parts[] = {{0x41, 0xd03, "Cortex-A53"},  {0x41, 0xd05, "Cortex-A55"},
-               {0x41, 0xd08, "Cortex-A72"},  {0x41, 0xd0b, "Cortex-A76"},
-               {0x41, 0xd0c, "Neoverse-N1"}, {0x41, 0xd40, "Neoverse-V1"},
-               {0x41, 0xd41, "Cortex-A78"},  {0x41, 0xd44, "Cortex-X1"},
-               {0x41, 0xd49, "Neoverse-N2"}, {0x41, 0xd4f, "Neoverse-V2"},
-               {0x46, 0x001, "A64FX"},       {0x48, 0xd01, "Kunpeng-920"},
-               {0xc0, 0xac3, "AmpereOne"}};
+  } parts[] = {
+      {0x41, 0xd03, "Cortex-A53"},  {0x41, 0xd05, "Cortex-A55"},  {0x41, 0xd08, "Cortex-A72"},
+      {0x41, 0xd0b, "Cortex-A76"},  {0x41, 0xd0c, "Neoverse-N1"}, {0x41, 0xd40, "Neoverse-V1"},
+      {0x41, 0xd41, "Cortex-A78"},  {0x41, 0xd44, "Cortex-X1"},   {0x41, 0xd49, "Neoverse-N2"},
+      {0x41, 0xd4f, "Neoverse-V2"}, {0x46, 0x001, "A64FX"},       {0x48, 0xd01, "Kunpeng-920"},
+      {0xc0, 0xac3, "AmpereOne"}};
   const char *vendor = NULL, *part = NULL;
   for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++)
     if (impls[i].impl == ci->implementer)
@@ -227,6 +235,7 @@ static void read_caches(tl_hw *hw, const tl__hw_src *src, const uint8_t *online,
     return;
   }
   uint64_t l3_size = 0;
+  int l3_index = -1;
   for (int idx = 0; idx < 8; idx++) {
     snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cache/index%d/level", first, idx);
     uint64_t level;
@@ -248,12 +257,14 @@ static void read_caches(tl_hw *hw, const tl__hw_src *src, const uint8_t *online,
       cpu->l1d = bytes;
     else if (level == 2 && strncmp(type, "Instruction", 11) != 0)
       cpu->l2 = bytes;
-    else if (level == 3)
+    else if (level == 3) {
       l3_size = bytes;
+      l3_index = idx;
+    }
     tl__free(type);
     tl__free(size);
   }
-  if (!l3_size)
+  if (!l3_size || l3_index < 0)
     return;
   /* L3 instances: distinct shared_cpu_list strings over all CPUs. */
   enum { MAX_L3 = 64 };
@@ -262,7 +273,8 @@ static void read_caches(tl_hw *hw, const tl__hw_src *src, const uint8_t *online,
   for (int i = 0; i < hi; i++) {
     if (!(online[i / 8] & (1u << (i % 8))))
       continue;
-    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cache/index3/shared_cpu_list", i);
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cache/index%d/shared_cpu_list", i,
+             l3_index);
     char *l = tl__hw_read(src, path, NULL);
     if (!l)
       continue;
@@ -292,9 +304,11 @@ static void read_hybrid(tl_hw *hw, const tl__hw_src *src, const topo *t, const u
   char *pc = tl__hw_read(src, "/sys/devices/cpu_core/cpus", NULL);
   char *ac = tl__hw_read(src, "/sys/devices/cpu_atom/cpus", NULL);
   if (pc && ac) {
-    int np = tl__hw_parse_cpulist(pc, pset, MAX_CPUS), ne = tl__hw_parse_cpulist(ac, eset, MAX_CPUS);
+    int np = tl__hw_parse_cpulist(pc, pset, MAX_CPUS),
+        ne = tl__hw_parse_cpulist(ac, eset, MAX_CPUS);
     if (np < 0 || ne < 0) {
-      tl__hw_warn(hw, "%s: malformed", np < 0 ? "/sys/devices/cpu_core/cpus" : "/sys/devices/cpu_atom/cpus");
+      tl__hw_warn(hw, "%s: malformed",
+                  np < 0 ? "/sys/devices/cpu_core/cpus" : "/sys/devices/cpu_atom/cpus");
     } else {
       cpu->perf_cores = (uint32_t)count_cores_in(t, online, pset, hi);
       cpu->eff_cores = (uint32_t)count_cores_in(t, online, eset, hi);
@@ -350,7 +364,7 @@ void tl__hw_cpu_os(tl_hw *hw, const tl__hw_src *src)
   if (src->live) {
     struct utsname u;
     if (uname(&u) == 0)
-      snprintf(cpu->arch, sizeof cpu->arch, "%s", u.machine);
+      snprintf(cpu->arch, sizeof cpu->arch, "%.15s", u.machine);
   } else if (ci_ok) {
     snprintf(cpu->arch, sizeof cpu->arch, "%s", ci.is_arm ? "aarch64" : "x86_64");
   }
@@ -403,7 +417,8 @@ void tl__hw_cpu_os(tl_hw *hw, const tl__hw_src *src)
     t[i].core = rc > 0 ? (int)v : i; /* unknown: count each CPU as a core */
     t[i].have_core = rc > 0;
     if (rc <= 0 && !warned) {
-      tl__hw_warn(hw, "%s: %s; counting each CPU as a core", path, rc < 0 ? "malformed" : "missing");
+      tl__hw_warn(hw, "%s: %s; counting each CPU as a core", path,
+                  rc < 0 ? "malformed" : "missing");
       warned = true;
     }
     snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cpu_capacity", i);

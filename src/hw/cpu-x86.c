@@ -17,7 +17,7 @@ static uint64_t xgetbv0(void)
 
 void tl__hw_cpu_isa_native(tl_cpu *cpu)
 {
-  unsigned a, b, c, d, max;
+  unsigned a = 0, b = 0, c = 0, d = 0, max = 0;
   if (!__get_cpuid(0, &max, &b, &c, &d))
     return;
   char vendor[13];
@@ -82,7 +82,7 @@ void tl__hw_cpu_isa_native(tl_cpu *cpu)
   }
   cpu->isa = isa;
   if (!cpu->model[0]) {
-    unsigned ext;
+    unsigned ext = 0;
     __get_cpuid(0x80000000, &ext, &b, &c, &d);
     if (ext >= 0x80000004) {
       unsigned r[12];

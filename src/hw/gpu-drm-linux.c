@@ -12,6 +12,8 @@
 #include "base/alloc-int.h"
 #include "hw/internal.h"
 
+#define MIN_APU_VRAM (1ull << 30)
+
 static unsigned read_hex(const tl__hw_src *src, const char *path, bool *ok)
 {
   char *s = tl__hw_read(src, path, NULL);
@@ -74,17 +76,26 @@ static void amd_gfx_target(const tl__hw_src *src, const char *dev, tl_gpu *g)
     snprintf(g->arch, sizeof g->arch, "gfx%u%u%x", (unsigned)maj, (unsigned)min, (unsigned)rev);
 }
 
-static void probe_amd(tl_hw *hw, const tl__hw_src *src, const char *dev, int index, unsigned devid)
+/* Returns true when a GPU was added. */
+static bool probe_amd(tl_hw *hw, const tl__hw_src *src, const char *dev, int index, unsigned devid)
 {
   char path[512];
   uint64_t total = 0, used = 0;
   snprintf(path, sizeof path, "%s/mem_info_vram_total", dev);
   int rt = tl__hw_read_u64(src, path, &total);
   if (rt == 0)
-    return; /* not an amdgpu device with VRAM accounting (or an old driver) */
+    return false; /* not an amdgpu device with VRAM accounting (or an old driver) */
+  /* Integrated GPUs report their firmware carve-out as VRAM (512 MiB by
+   * default); such a GPU is no accelerator for models. APUs configured with
+   * a large carve-out (Strix Halo) are listed. */
+  if (rt > 0 && total < MIN_APU_VRAM) {
+    tl__hw_note(hw, "AMD integrated GPU (0x%04x, %llu MiB carve-out) not used as an accelerator",
+                devid, (unsigned long long)(total >> 20));
+    return false;
+  }
   tl_gpu *g = tl__hw_gpu_add(hw);
   if (!g)
-    return;
+    return false;
   g->vendor = TL_GPU_AMD;
   g->index = index;
   if (rt < 0)
@@ -117,9 +128,11 @@ static void probe_amd(tl_hw *hw, const tl__hw_src *src, const char *dev, int ind
   tl__hw_gpu_fill_from_spec(g);
   if (!g->arch[0])
     snprintf(g->arch, sizeof g->arch, "amdgpu");
+  return true;
 }
 
-static void probe_intel(tl_hw *hw, const tl__hw_src *src, const char *dev, int index, unsigned devid)
+static bool probe_intel(tl_hw *hw, const tl__hw_src *src, const char *dev, int index,
+                        unsigned devid)
 {
   char path[512];
   uint64_t vram = 0;
@@ -128,10 +141,10 @@ static void probe_intel(tl_hw *hw, const tl__hw_src *src, const char *dev, int i
   tl_gpu spec;
   bool known = tl__hw_gpu_spec_by_pci("intel", devid, &spec);
   if (rc <= 0 && !known)
-    return; /* integrated graphics: shares system RAM, not an accelerator here */
+    return false; /* integrated graphics: shares system RAM, not an accelerator here */
   tl_gpu *g = tl__hw_gpu_add(hw);
   if (!g)
-    return;
+    return false;
   if (known)
     *g = spec;
   g->vendor = TL_GPU_INTEL;
@@ -139,12 +152,14 @@ static void probe_intel(tl_hw *hw, const tl__hw_src *src, const char *dev, int i
   if (rc > 0) {
     g->vram_total = vram;
   } else if (known) {
-    tl__hw_warn(hw, "%s: %s; VRAM size from the spec table", path, rc < 0 ? "malformed" : "missing");
+    tl__hw_warn(hw, "%s: %s; VRAM size from the spec table", path,
+                rc < 0 ? "malformed" : "missing");
   }
   g->vram_free = g->vram_total;
   if (!g->name[0])
     snprintf(g->name, sizeof g->name, "Intel GPU 0x%04x", devid);
   read_link(src, dev, g);
+  return true;
 }
 
 void tl__hw_gpu_os(tl_hw *hw, const tl__hw_src *src)
@@ -187,9 +202,9 @@ void tl__hw_gpu_os(tl_hw *hw, const tl__hw_src *src)
     }
     snprintf(path, sizeof path, "%s/device", dev);
     unsigned devid = read_hex(src, path, &ok);
-    if (vendor == 0x1002)
-      probe_amd(hw, src, dev, amd_index++, devid);
-    else if (vendor == 0x8086)
-      probe_intel(hw, src, dev, intel_index++, devid);
+    if (vendor == 0x1002 && probe_amd(hw, src, dev, amd_index, devid))
+      amd_index++;
+    else if (vendor == 0x8086 && probe_intel(hw, src, dev, intel_index, devid))
+      intel_index++;
   }
 }

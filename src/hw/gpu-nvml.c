@@ -10,16 +10,16 @@
 
 #include "hw/internal.h"
 
-typedef int nvml_return;      /* nvmlReturn_t: 0 = NVML_SUCCESS */
+typedef int nvml_return;                    /* nvmlReturn_t: 0 = NVML_SUCCESS */
 typedef struct nvml_device_st *nvml_device; /* nvmlDevice_t */
 typedef struct {
   unsigned long long total, free, used; /* bytes */
-} nvml_memory;                /* nvmlMemory_t (v1) */
+} nvml_memory;                          /* nvmlMemory_t (v1) */
 
-#define NVML_CLOCK_MEM 2      /* nvmlClockType_t NVML_CLOCK_MEM */
-#define NVML_NAME_LEN 96      /* NVML_DEVICE_NAME_V2_BUFFER_SIZE */
-#define NVML_UUID_LEN 80      /* NVML_DEVICE_UUID_V2_BUFFER_SIZE */
-#define NVML_DRIVER_LEN 80    /* NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE */
+#define NVML_CLOCK_MEM 2   /* nvmlClockType_t NVML_CLOCK_MEM */
+#define NVML_NAME_LEN 96   /* NVML_DEVICE_NAME_V2_BUFFER_SIZE */
+#define NVML_UUID_LEN 80   /* NVML_DEVICE_UUID_V2_BUFFER_SIZE */
+#define NVML_DRIVER_LEN 80 /* NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE */
 
 typedef struct nvml_api {
   void *lib;
@@ -92,25 +92,34 @@ void tl__hw_gpu_nvml(tl_hw *hw)
   api.init = (nvml_return(*)(void))sym(api.lib, "nvmlInit_v2", "nvmlInit");
   api.shutdown = (nvml_return(*)(void))sym(api.lib, "nvmlShutdown", NULL);
   api.error_string = (const char *(*)(nvml_return))sym(api.lib, "nvmlErrorString", NULL);
-  api.count = (nvml_return(*)(unsigned *))sym(api.lib, "nvmlDeviceGetCount_v2", "nvmlDeviceGetCount");
-  api.handle = (nvml_return(*)(unsigned, nvml_device *))sym(api.lib, "nvmlDeviceGetHandleByIndex_v2",
-                                                             "nvmlDeviceGetHandleByIndex");
+  api.count =
+      (nvml_return(*)(unsigned *))sym(api.lib, "nvmlDeviceGetCount_v2", "nvmlDeviceGetCount");
+  api.handle = (nvml_return(*)(unsigned, nvml_device *))sym(
+      api.lib, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
   api.name = (nvml_return(*)(nvml_device, char *, unsigned))sym(api.lib, "nvmlDeviceGetName", NULL);
   api.uuid = (nvml_return(*)(nvml_device, char *, unsigned))sym(api.lib, "nvmlDeviceGetUUID", NULL);
-  api.memory = (nvml_return(*)(nvml_device, nvml_memory *))sym(api.lib, "nvmlDeviceGetMemoryInfo", NULL);
-  api.cc = (nvml_return(*)(nvml_device, int *, int *))sym(api.lib, "nvmlDeviceGetCudaComputeCapability", NULL);
-  api.num_cores = (nvml_return(*)(nvml_device, unsigned *))sym(api.lib, "nvmlDeviceGetNumGpuCores", NULL);
-  api.bus_width = (nvml_return(*)(nvml_device, unsigned *))sym(api.lib, "nvmlDeviceGetMemoryBusWidth", NULL);
-  api.max_clock = (nvml_return(*)(nvml_device, int, unsigned *))sym(api.lib, "nvmlDeviceGetMaxClockInfo", NULL);
-  api.pcie_gen = (nvml_return(*)(nvml_device, unsigned *))sym(api.lib, "nvmlDeviceGetCurrPcieLinkGeneration", NULL);
-  api.pcie_width = (nvml_return(*)(nvml_device, unsigned *))sym(api.lib, "nvmlDeviceGetCurrPcieLinkWidth", NULL);
-  api.power_limit = (nvml_return(*)(nvml_device, unsigned *))sym(api.lib, "nvmlDeviceGetEnforcedPowerLimit",
-                                                                  "nvmlDeviceGetPowerManagementLimit");
+  api.memory =
+      (nvml_return(*)(nvml_device, nvml_memory *))sym(api.lib, "nvmlDeviceGetMemoryInfo", NULL);
+  api.cc = (nvml_return(*)(nvml_device, int *, int *))sym(
+      api.lib, "nvmlDeviceGetCudaComputeCapability", NULL);
+  api.num_cores =
+      (nvml_return(*)(nvml_device, unsigned *))sym(api.lib, "nvmlDeviceGetNumGpuCores", NULL);
+  api.bus_width =
+      (nvml_return(*)(nvml_device, unsigned *))sym(api.lib, "nvmlDeviceGetMemoryBusWidth", NULL);
+  api.max_clock =
+      (nvml_return(*)(nvml_device, int, unsigned *))sym(api.lib, "nvmlDeviceGetMaxClockInfo", NULL);
+  api.pcie_gen = (nvml_return(*)(nvml_device, unsigned *))sym(
+      api.lib, "nvmlDeviceGetCurrPcieLinkGeneration", NULL);
+  api.pcie_width =
+      (nvml_return(*)(nvml_device, unsigned *))sym(api.lib, "nvmlDeviceGetCurrPcieLinkWidth", NULL);
+  api.power_limit = (nvml_return(*)(nvml_device, unsigned *))sym(
+      api.lib, "nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetPowerManagementLimit");
   api.driver = (nvml_return(*)(char *, unsigned))sym(api.lib, "nvmlSystemGetDriverVersion", NULL);
   api.cuda_version = (nvml_return(*)(int *))sym(api.lib, "nvmlSystemGetCudaDriverVersion_v2",
-                                                 "nvmlSystemGetCudaDriverVersion");
+                                                "nvmlSystemGetCudaDriverVersion");
   if (!api.init || !api.count || !api.handle || !api.shutdown) {
-    tl__hw_warn(hw, "NVML: %s lacks nvmlInit/nvmlDeviceGetCount/nvmlDeviceGetHandleByIndex", libname);
+    tl__hw_warn(hw, "NVML: %s lacks nvmlInit/nvmlDeviceGetCount/nvmlDeviceGetHandleByIndex",
+                libname);
     dlclose(api.lib);
     return;
   }
@@ -161,7 +170,8 @@ void tl__hw_gpu_nvml(tl_hw *hw)
       g->vram_total = mem.total;
       g->vram_free = mem.free;
     } else {
-      tl__hw_warn(hw, "NVML: nvmlDeviceGetMemoryInfo(%u) failed: %s", i, api.memory ? nvml_err(&api, r) : "missing");
+      tl__hw_warn(hw, "NVML: nvmlDeviceGetMemoryInfo(%u) failed: %s", i,
+                  api.memory ? nvml_err(&api, r) : "missing");
     }
     int maj = 0, min = 0;
     if (api.cc && api.cc(dev, &maj, &min) == 0) {

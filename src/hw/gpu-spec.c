@@ -40,7 +40,10 @@ static void copy_str(char *dst, size_t n, json_t *v)
   snprintf(dst, n, "%s", s);
 }
 
-static double num(json_t *v) { return json_is_number(v) ? json_number_value(v) : 0.0; }
+static double num(json_t *v)
+{
+  return json_is_number(v) ? json_number_value(v) : 0.0;
+}
 
 static void load(void)
 {
@@ -113,9 +116,9 @@ typedef struct toks {
 
 static bool stopword(const char *w)
 {
-  static const char *const words[] = {"nvidia", "geforce", "amd",  "radeon",     "intel",
-                                      "apple",  "tesla",   "graphics", "gpu",   "generation",
-                                      "edition", "instinct", "arc", "chip"};
+  static const char *const words[] = {"nvidia",  "geforce",  "amd",      "radeon", "intel",
+                                      "apple",   "tesla",    "graphics", "gpu",    "generation",
+                                      "edition", "instinct", "arc",      "chip"};
   for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
     if (strcmp(w, words[i]) == 0)
       return true;
@@ -322,7 +325,8 @@ tl_status tl_gpu_spec_find(const char *name_or_id, tl_gpu *out, tl_error *err)
   if (!name_or_id || !out)
     return tl__error_set(err, TL_EINVAL, "gpu spec: name and out must not be NULL");
   if (!table())
-    return tl__error_set(err, TL_EINTERNAL, "gpu spec: the embedded gpus.json is missing or malformed");
+    return tl__error_set(err, TL_EINTERNAL,
+                         "gpu spec: the embedded gpus.json is missing or malformed");
   const spec *s = find(name_or_id);
   if (!s) {
     const char *ids[5];
@@ -331,17 +335,20 @@ tl_status tl_gpu_spec_find(const char *name_or_id, tl_gpu *out, tl_error *err)
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
       const spec *c = find(ids[i]);
-      len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0, "%s\"%s\" (%s)",
-                              i ? ", " : "", c ? c->name : ids[i], ids[i]);
+      len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0,
+                              "%s\"%s\" (%s)", i ? ", " : "", c ? c->name : ids[i], ids[i]);
     }
-    return tl__error_set(err, TL_ENOTFOUND, "gpu spec: no GPU named \"%s\"; close matches: %s", name_or_id,
-                         list);
+    return tl__error_set(err, TL_ENOTFOUND, "gpu spec: no GPU named \"%s\"; close matches: %s",
+                         name_or_id, list);
   }
   to_gpu(s, out);
   return TL_OK;
 }
 
-size_t tl_gpu_spec_count(void) { return table() ? g_n_specs : 0; }
+size_t tl_gpu_spec_count(void)
+{
+  return table() ? g_n_specs : 0;
+}
 
 tl_status tl_gpu_spec_get(size_t i, tl_gpu *out, tl_error *err)
 {

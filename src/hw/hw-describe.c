@@ -35,11 +35,15 @@ tl_status tl_hw_describe(const tl_hw_preset *p, tl_hw *out, tl_error *err)
   if (!p || !out)
     return tl__error_set(err, TL_EINVAL, "hw describe: preset and out must not be NULL");
   if (!isfinite(p->ram_gib) || p->ram_gib < 0 || p->ram_gib > 1048576)
-    return tl__error_set(err, TL_EINVAL, "hw describe: RAM %g GiB is out of range (0 < RAM <= 1048576)", p->ram_gib);
+    return tl__error_set(
+        err, TL_EINVAL, "hw describe: RAM %g GiB is out of range (0 < RAM <= 1048576)", p->ram_gib);
   if (!isfinite(p->vram_gib) || p->vram_gib < 0 || p->vram_gib > 65536)
-    return tl__error_set(err, TL_EINVAL, "hw describe: VRAM %g GiB is out of range (0 < VRAM <= 65536)", p->vram_gib);
+    return tl__error_set(err, TL_EINVAL,
+                         "hw describe: VRAM %g GiB is out of range (0 < VRAM <= 65536)",
+                         p->vram_gib);
   if (p->n_gpus > TL_HW_MAX_GPUS)
-    return tl__error_set(err, TL_EINVAL, "hw describe: %u GPUs is more than %d", p->n_gpus, TL_HW_MAX_GPUS);
+    return tl__error_set(err, TL_EINVAL, "hw describe: %u GPUs is more than %d", p->n_gpus,
+                         TL_HW_MAX_GPUS);
   if (p->cpu_cores > 65536)
     return tl__error_set(err, TL_EINVAL, "hw describe: %u CPU cores is out of range", p->cpu_cores);
   if (!p->gpu && p->n_gpus)
@@ -94,7 +98,8 @@ tl_status tl_hw_describe(const tl_hw_preset *p, tl_hw *out, tl_error *err)
   if (ram <= 0) {
     if (apple) {
       ram = (double)g.vram_total / TL__GIB;
-      tl__hw_note(hw, "RAM not given: %.0f GiB assumed (largest %s configuration); pass --ram", ram, g.name);
+      tl__hw_note(hw, "RAM not given: %.0f GiB assumed (largest %s configuration); pass --ram", ram,
+                  g.name);
     } else {
       double vram = 0;
       for (size_t i = 0; i < hw->n_gpus; i++)
@@ -102,8 +107,10 @@ tl_status tl_hw_describe(const tl_hw_preset *p, tl_hw *out, tl_error *err)
       ram = ceil(2 * vram / 16) * 16;
       if (ram < MIN_DEFAULT_RAM_GIB)
         ram = MIN_DEFAULT_RAM_GIB;
-      tl__hw_note(hw, "RAM not given: %.0f GiB assumed (twice the GPU memory, at least %.0f GiB); pass --ram",
-                  ram, MIN_DEFAULT_RAM_GIB);
+      tl__hw_note(
+          hw,
+          "RAM not given: %.0f GiB assumed (twice the GPU memory, at least %.0f GiB); pass --ram",
+          ram, MIN_DEFAULT_RAM_GIB);
     }
   } else {
     hw->mem.limit_source = TL_MEM_LIMIT_DESCRIBED;

@@ -135,7 +135,8 @@ void tl__hw_copy_trim(char *dst, size_t n, const char *s)
   while (*s == ' ' || *s == '\t' || *s == '\n')
     s++;
   size_t len = strlen(s);
-  while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' || s[len - 1] == '\r'))
+  while (len &&
+         (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' || s[len - 1] == '\r'))
     len--;
   if (len >= n)
     len = n - 1;

@@ -11,12 +11,19 @@
 #include "base/error-int.h"
 #include "hw/internal.h"
 
-static const char *const source_names[] = {"unknown", "probed", "spec", "measured", "estimated", "described"};
+static const char *const source_names[] = {"unknown",  "probed",    "spec",
+                                           "measured", "estimated", "described"};
 static const char *const limit_names[] = {"none", "cgroup_v2", "cgroup_v1", "described"};
 static const char *const vendor_names[] = {"nvidia", "amd", "intel", "apple", "other"};
 
-static int set(json_t *o, const char *k, json_t *v) { return json_object_set_new(o, k, v); }
-static json_t *u64(uint64_t v) { return json_integer((json_int_t)v); }
+static int set(json_t *o, const char *k, json_t *v)
+{
+  return json_object_set_new(o, k, v);
+}
+static json_t *u64(uint64_t v)
+{
+  return json_integer((json_int_t)v);
+}
 
 static json_t *isa_array(uint32_t isa)
 {
@@ -219,8 +226,8 @@ static void get_bool(rd *r, json_t *o, const char *sect, const char *k, bool *ds
     *dst = json_is_true(v);
 }
 
-static int name_index(rd *r, json_t *o, const char *sect, const char *k, const char *const *names, int n,
-                      int def)
+static int name_index(rd *r, json_t *o, const char *sect, const char *k, const char *const *names,
+                      int n, int def)
 {
   json_t *v = json_object_get(o, k);
   if (!v || json_is_null(v))
@@ -300,7 +307,8 @@ static void read_gpu(rd *r, json_t *o, tl_gpu *g, tl_hw *hw)
     if (tl_gpu_spec_find(g->spec_id[0] ? g->spec_id : g->name, &sp, NULL) == TL_OK) {
       *g = sp;
     } else {
-      fail(r, "hardware json: gpus[]: no spec for '%s'%s; give vram_total_bytes", g->spec_id[0] ? g->spec_id : g->name, "");
+      fail(r, "hardware json: gpus[]: no spec for '%s'%s; give vram_total_bytes",
+           g->spec_id[0] ? g->spec_id : g->name, "");
       return;
     }
   }
@@ -322,13 +330,15 @@ static void read_gpu(rd *r, json_t *o, tl_gpu *g, tl_hw *hw)
   if (json_object_get(o, "bandwidth_bytes_per_s"))
     g->bandwidth_source = TL_SRC_DESCRIBED;
   get_dbl(r, o, S, "bandwidth_bytes_per_s", &g->bandwidth);
-  g->bandwidth_source = (tl_value_source)name_index(r, o, S, "bandwidth_source", source_names, 6, (int)g->bandwidth_source);
+  g->bandwidth_source = (tl_value_source)name_index(r, o, S, "bandwidth_source", source_names, 6,
+                                                    (int)g->bandwidth_source);
   if (json_object_get(o, "fp16_flops"))
     g->flops_source = TL_SRC_DESCRIBED;
   get_dbl(r, o, S, "fp16_flops", &g->fp16_flops);
   get_dbl(r, o, S, "bf16_flops", &g->bf16_flops);
   get_dbl(r, o, S, "int8_ops", &g->int8_ops);
-  g->flops_source = (tl_value_source)name_index(r, o, S, "flops_source", source_names, 6, (int)g->flops_source);
+  g->flops_source =
+      (tl_value_source)name_index(r, o, S, "flops_source", source_names, 6, (int)g->flops_source);
   get_int(r, o, S, "pcie_gen", &g->pcie_gen);
   get_int(r, o, S, "pcie_width", &g->pcie_width);
   get_str(r, o, S, "driver", g->driver, sizeof g->driver);
@@ -336,7 +346,7 @@ static void read_gpu(rd *r, json_t *o, tl_gpu *g, tl_hw *hw)
   get_dbl(r, o, S, "power_limit_w", &g->power_limit_w);
   g->index = (int)(g - hw->gpus);
   get_int(r, o, S, "index", &g->index);
-  if (!g->vram_total && r->st == TL_OK)
+  if (!g->vram_total && !json_object_get(o, "vram_total_bytes") && r->st == TL_OK)
     fail(r, "hardware json: gpus[]: '%s' has no vram_total_bytes%s", g->name, "");
 }
 
@@ -347,8 +357,8 @@ tl_status tl_hw_from_json(const char *text, size_t len, tl_hw *out, tl_error *er
   json_error_t jerr;
   json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
   if (!root)
-    return tl__error_set(err, TL_EFORMAT, "hardware json: line %d column %d: %s", jerr.line, jerr.column,
-                         jerr.text);
+    return tl__error_set(err, TL_EFORMAT, "hardware json: line %d column %d: %s", jerr.line,
+                         jerr.column, jerr.text);
   if (!json_is_object(root)) {
     json_decref(root);
     return tl__error_set(err, TL_EFORMAT, "hardware json: the document must be an object");
@@ -358,10 +368,12 @@ tl_status tl_hw_from_json(const char *text, size_t len, tl_hw *out, tl_error *er
     json_decref(root);
     return tl__error_set(err, TL_EFORMAT, "hardware json: schema_version (integer) is required");
   }
-  if (json_integer_value(ver) > TL_HW_SCHEMA_VERSION || json_integer_value(ver) < 1) {
+  long long version = (long long)json_integer_value(ver);
+  if (version > TL_HW_SCHEMA_VERSION || version < 1) {
     json_decref(root);
-    return tl__error_set(err, TL_EUNSUPPORTED, "hardware json: schema_version %lld is not supported (this is %d)",
-                         (long long)json_integer_value(ver), TL_HW_SCHEMA_VERSION);
+    return tl__error_set(err, TL_EUNSUPPORTED,
+                         "hardware json: schema_version %lld is not supported (this is %d)",
+                         version, TL_HW_SCHEMA_VERSION);
   }
   tl_hw *hw = tl__calloc(1, sizeof *hw);
   if (!hw) {
@@ -412,12 +424,13 @@ tl_status tl_hw_from_json(const char *text, size_t len, tl_hw *out, tl_error *er
     get_u64(&r, mem, S, "swap_free_bytes", &m->swap_free);
     get_u64(&r, mem, S, "cgroup_limit_bytes", &m->cgroup_limit);
     get_u64(&r, mem, S, "cgroup_usage_bytes", &m->cgroup_usage);
-    m->limit_source = (tl_mem_limit_source)name_index(&r, mem, S, "limit_source", limit_names, 4, 0);
+    m->limit_source =
+        (tl_mem_limit_source)name_index(&r, mem, S, "limit_source", limit_names, 4, 0);
     if (json_object_get(mem, "bandwidth_bytes_per_s"))
       m->bandwidth_source = TL_SRC_DESCRIBED;
     get_dbl(&r, mem, S, "bandwidth_bytes_per_s", &m->bandwidth);
-    m->bandwidth_source =
-        (tl_value_source)name_index(&r, mem, S, "bandwidth_source", source_names, 6, (int)m->bandwidth_source);
+    m->bandwidth_source = (tl_value_source)name_index(&r, mem, S, "bandwidth_source", source_names,
+                                                      6, (int)m->bandwidth_source);
     get_dbl(&r, mem, S, "bandwidth_spec_bytes_per_s", &m->bandwidth_spec);
     get_dbl(&r, mem, S, "bandwidth_measured_bytes_per_s", &m->bandwidth_measured);
   }
@@ -440,7 +453,8 @@ tl_status tl_hw_from_json(const char *text, size_t len, tl_hw *out, tl_error *er
     }
   }
   read_lines(&r, json_object_get(root, "notes"), "notes", hw->notes, TL_HW_MAX_NOTES, &hw->n_notes);
-  read_lines(&r, json_object_get(root, "warnings"), "warnings", hw->warnings, TL_HW_MAX_WARNINGS, &hw->n_warnings);
+  read_lines(&r, json_object_get(root, "warnings"), "warnings", hw->warnings, TL_HW_MAX_WARNINGS,
+             &hw->n_warnings);
   json_decref(root);
   tl_status st = r.st;
   if (st == TL_OK) {

@@ -75,7 +75,8 @@ void tl__hw_memory_os(tl_hw *hw, const tl__hw_src *src)
   m->total = sysctl_u64("hw.memsize");
   vm_statistics64_data_t vs;
   mach_msg_type_number_t count = HOST_VM_INFO64_COUNT;
-  if (host_statistics64(mach_host_self(), HOST_VM_INFO64, (host_info64_t)&vs, &count) == KERN_SUCCESS) {
+  if (host_statistics64(mach_host_self(), HOST_VM_INFO64, (host_info64_t)&vs, &count) ==
+      KERN_SUCCESS) {
     uint64_t page = sysctl_u64("hw.pagesize");
     m->available = ((uint64_t)vs.free_count + vs.inactive_count + vs.purgeable_count) * page;
   } else {

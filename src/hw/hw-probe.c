@@ -34,8 +34,8 @@ tl_status tl_hw_probe(tl_hw *out, const tl_hw_probe_opts *opts, tl_error *err)
   if (src.live) {
     struct utsname u;
     if (uname(&u) == 0) {
-      snprintf(out->os, sizeof out->os, "%s %s", u.sysname, u.release);
-      snprintf(out->hostname, sizeof out->hostname, "%s", u.nodename);
+      snprintf(out->os, sizeof out->os, "%.16s %.46s", u.sysname, u.release);
+      snprintf(out->hostname, sizeof out->hostname, "%.63s", u.nodename);
     }
   } else {
     char *rel = tl__hw_read(&src, "/proc/sys/kernel/osrelease", NULL);

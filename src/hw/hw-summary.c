@@ -64,16 +64,26 @@ static const struct {
   uint32_t bit;
   const char *name;
 } isa_names[] = {
-    {TL_ISA_SSE3, "sse3"},         {TL_ISA_AVX, "avx"},
-    {TL_ISA_AVX2, "avx2"},         {TL_ISA_FMA, "fma"},
-    {TL_ISA_F16C, "f16c"},         {TL_ISA_AVX512F, "avx512f"},
-    {TL_ISA_AVX512BW, "avx512bw"}, {TL_ISA_AVX512VL, "avx512vl"},
-    {TL_ISA_AVX512VNNI, "avx512vnni"}, {TL_ISA_AVX512BF16, "avx512bf16"},
-    {TL_ISA_AVX512FP16, "avx512fp16"}, {TL_ISA_AVXVNNI, "avxvnni"},
-    {TL_ISA_AMX_TILE, "amx-tile"}, {TL_ISA_AMX_INT8, "amx-int8"},
-    {TL_ISA_AMX_BF16, "amx-bf16"}, {TL_ISA_NEON, "neon"},
-    {TL_ISA_DOTPROD, "dotprod"},   {TL_ISA_I8MM, "i8mm"},
-    {TL_ISA_SVE, "sve"},           {TL_ISA_SVE2, "sve2"},
+    {TL_ISA_SSE3, "sse3"},
+    {TL_ISA_AVX, "avx"},
+    {TL_ISA_AVX2, "avx2"},
+    {TL_ISA_FMA, "fma"},
+    {TL_ISA_F16C, "f16c"},
+    {TL_ISA_AVX512F, "avx512f"},
+    {TL_ISA_AVX512BW, "avx512bw"},
+    {TL_ISA_AVX512VL, "avx512vl"},
+    {TL_ISA_AVX512VNNI, "avx512vnni"},
+    {TL_ISA_AVX512BF16, "avx512bf16"},
+    {TL_ISA_AVX512FP16, "avx512fp16"},
+    {TL_ISA_AVXVNNI, "avxvnni"},
+    {TL_ISA_AMX_TILE, "amx-tile"},
+    {TL_ISA_AMX_INT8, "amx-int8"},
+    {TL_ISA_AMX_BF16, "amx-bf16"},
+    {TL_ISA_NEON, "neon"},
+    {TL_ISA_DOTPROD, "dotprod"},
+    {TL_ISA_I8MM, "i8mm"},
+    {TL_ISA_SVE, "sve"},
+    {TL_ISA_SVE2, "sve2"},
 };
 
 void tl_cpu_isa_string(uint32_t isa, char *buf, size_t size)
@@ -150,7 +160,9 @@ static void gpu_model_slug(const tl_gpu *g, char *out, size_t n)
     p += 8;
   if (strncmp(p, "radeon_", 7) == 0)
     p += 7;
-  snprintf(out, n, "%s", p);
+  size_t len = strlen(p) < n - 1 ? strlen(p) : n - 1;
+  memcpy(out, p, len);
+  out[len] = '\0';
 }
 
 static const char *cpu_isa_tier(const tl_cpu *c)
@@ -206,13 +218,17 @@ static void make_platform_id(tl_hw *hw)
     if (g->vendor == TL_GPU_APPLE)
       snprintf(part, sizeof part, "apple_%s_%ldgb", model, ram_gb);
     else
-      snprintf(part, sizeof part, "%s_%s_%ldgb_x%d", tl_gpu_vendor_name(g->vendor), model, vram, count);
-    len += (size_t)snprintf(id + len, len < sizeof id ? sizeof id - len : 0, "%s%s", len ? "+" : "", part);
+      snprintf(part, sizeof part, "%s_%s_%ldgb_x%d", tl_gpu_vendor_name(g->vendor), model, vram,
+               count);
+    len += (size_t)snprintf(id + len, len < sizeof id ? sizeof id - len : 0, "%s%s", len ? "+" : "",
+                            part);
   }
   if (!hw->n_gpus) {
     const char *arch = hw->cpu.arch;
-    const char *a = strstr(arch, "86") ? "x86" : (!strcmp(arch, "aarch64") || !strcmp(arch, "arm64")) ? "arm64"
-                                                                                                      : arch[0] ? arch : "unknown";
+    const char *a = strstr(arch, "86")                                     ? "x86"
+                    : (!strcmp(arch, "aarch64") || !strcmp(arch, "arm64")) ? "arm64"
+                    : arch[0]                                              ? arch
+                                                                           : "unknown";
     snprintf(id, sizeof id, "cpu_%s_%s_%ldgb", a, cpu_isa_tier(&hw->cpu), ram_gb);
   }
   snprintf(hw->platform_id, sizeof hw->platform_id, "%s", id);
@@ -280,7 +296,8 @@ void tl_hw_capabilities(const tl_hw *hw, char *buf, size_t size)
   for (size_t i = 0; i < hw->n_gpus; i++) {
     const tl_gpu *g = &hw->gpus[i];
     bf16 |= g->bf16_flops > 0;
-    fp8 |= g->vendor == TL_GPU_NVIDIA && (g->cc_major > 8 || (g->cc_major == 8 && g->cc_minor >= 9));
+    fp8 |=
+        g->vendor == TL_GPU_NVIDIA && (g->cc_major > 8 || (g->cc_major == 8 && g->cc_minor >= 9));
     fp8 |= g->vendor == TL_GPU_AMD && !strcmp(g->arch, "gfx942");
     unified |= g->unified;
     if (done[i])
@@ -322,7 +339,8 @@ void tl_hw_capabilities(const tl_hw *hw, char *buf, size_t size)
     ADD(", hybrid %u P + %u E cores", c->perf_cores, c->eff_cores);
   if (c->numa_nodes > 1)
     ADD(", %u NUMA nodes", c->numa_nodes);
-  if (hw->mem.limit_source == TL_MEM_LIMIT_CGROUP_V1 || hw->mem.limit_source == TL_MEM_LIMIT_CGROUP_V2)
+  if (hw->mem.limit_source == TL_MEM_LIMIT_CGROUP_V1 ||
+      hw->mem.limit_source == TL_MEM_LIMIT_CGROUP_V2)
     ADD(", container memory limit");
 #undef ADD
 }

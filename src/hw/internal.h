@@ -41,13 +41,13 @@ int tl__hw_parse_cpulist(const char *s, uint8_t *bits, size_t max_cpus);
 void tl__hw_copy_trim(char *dst, size_t n, const char *s);
 
 /* Per-source probes. Each fills what it can and warns about what it cannot. */
-void tl__hw_cpu_os(tl_hw *hw, const tl__hw_src *src);      /* cpu-linux.c / hw-macos.c */
-void tl__hw_cpu_hwloc(tl_hw *hw);                           /* cpu-hwloc.c (live only) */
-void tl__hw_cpu_isa_native(tl_cpu *cpu);                    /* cpu-x86.c / cpu-arm.c (live only) */
+void tl__hw_cpu_os(tl_hw *hw, const tl__hw_src *src); /* cpu-linux.c / hw-macos.c */
+void tl__hw_cpu_hwloc(tl_hw *hw);                     /* cpu-hwloc.c (live only) */
+void tl__hw_cpu_isa_native(tl_cpu *cpu);              /* cpu-x86.c / cpu-arm.c (live only) */
 void tl__hw_cpu_estimate_flops(tl_cpu *cpu, int x86_family);
-void tl__hw_memory_os(tl_hw *hw, const tl__hw_src *src);   /* memory-linux.c / hw-macos.c */
-void tl__hw_gpu_os(tl_hw *hw, const tl__hw_src *src);      /* gpu-drm-linux.c / hw-macos.c */
-void tl__hw_gpu_nvml(tl_hw *hw);                            /* gpu-nvml.c (live only) */
+void tl__hw_memory_os(tl_hw *hw, const tl__hw_src *src); /* memory-linux.c / hw-macos.c */
+void tl__hw_gpu_os(tl_hw *hw, const tl__hw_src *src);    /* gpu-drm-linux.c / hw-macos.c */
+void tl__hw_gpu_nvml(tl_hw *hw);                         /* gpu-nvml.c (live only) */
 
 /* Memory bandwidth (bandwidth.c): the platform figure from SMBIOS memory
  * devices when readable, and the read test. */

@@ -166,15 +166,15 @@ static void read_cgroup(tl_hw *hw, const tl__hw_src *src)
                "memory.usage_in_bytes", TL_MEM_LIMIT_CGROUP_V1);
   } else if (have_v2) {
     /* unified hierarchy at /sys/fs/cgroup (v2 only) or /sys/fs/cgroup/unified (hybrid) */
-    const char *mount = tl__hw_exists(src, "/sys/fs/cgroup/cgroup.controllers")
-                            ? "/sys/fs/cgroup"
-                            : tl__hw_exists(src, "/sys/fs/cgroup/unified/cgroup.controllers")
-                                  ? "/sys/fs/cgroup/unified"
-                                  : NULL;
+    const char *mount = tl__hw_exists(src, "/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup"
+                        : tl__hw_exists(src, "/sys/fs/cgroup/unified/cgroup.controllers")
+                            ? "/sys/fs/cgroup/unified"
+                            : NULL;
     if (mount)
       walk_limit(hw, src, mount, v2path, "memory.max", "memory.current", TL_MEM_LIMIT_CGROUP_V2);
     else if (!have_v1)
-      tl__hw_warn(hw, "/sys/fs/cgroup/cgroup.controllers: missing; cgroup memory limit not checked");
+      tl__hw_warn(hw,
+                  "/sys/fs/cgroup/cgroup.controllers: missing; cgroup memory limit not checked");
   }
 }
 

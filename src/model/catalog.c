@@ -85,12 +85,38 @@ typedef struct vctx {
 #define VFAIL(c, key, ...)                                                                                   \
   do {                                                                                                       \
     if ((c)->st == TL_OK) {                                                                                  \
-      char m_[256];                                                                                          \
+      char m_[512];                                                                                          \
       snprintf(m_, sizeof m_, __VA_ARGS__);                                                                  \
       (c)->st = tl__error_set((c)->err, TL_EFORMAT, "catalog: %s: entry '%s': key '%s': %s", (c)->origin,    \
                               (c)->id, key, m_);                                                             \
     }                                                                                                        \
   } while (0)
+
+/* Parameters of a ViT vision tower (SigLIP, CLIP: transformers SiglipVisionModel)
+ * with a linear projector to the text width: per layer q/k/v/o with biases,
+ * two LayerNorms and a two-matrix MLP with biases; patch and position
+ * embeddings; a final LayerNorm; the projector (gemma3: mm_input_projection
+ * [vision, text] and its RMSNorm). Other vision configs give 0. */
+static uint64_t vision_params(json_t *cfg, uint32_t text_embd)
+{
+  json_t *vc = json_object_get(cfg, "vision_config");
+  const char *mt = json_string_value(json_object_get(vc, "model_type"));
+  if (!vc || !mt || (strcmp(mt, "siglip_vision_model") && strcmp(mt, "clip_vision_model")))
+    return 0;
+  json_int_t h = json_integer_value(json_object_get(vc, "hidden_size"));
+  json_int_t ff = json_integer_value(json_object_get(vc, "intermediate_size"));
+  json_int_t nl = json_integer_value(json_object_get(vc, "num_hidden_layers"));
+  json_int_t p = json_integer_value(json_object_get(vc, "patch_size"));
+  json_int_t img = json_integer_value(json_object_get(vc, "image_size"));
+  json_int_t ch = json_is_integer(json_object_get(vc, "num_channels")) ? json_integer_value(json_object_get(vc, "num_channels")) : 3;
+  if (h <= 0 || ff <= 0 || nl <= 0 || p <= 0 || img <= 0 || h > 65536 || ff > 1 << 20 || nl > 1024 || img > 65536)
+    return 0;
+  uint64_t H = (uint64_t)h, F = (uint64_t)ff;
+  uint64_t layer = 4 * (H * H + H) + 2 * H * F + F + H + 4 * H;
+  uint64_t patches = (uint64_t)(img / p) * (uint64_t)(img / p);
+  return (uint64_t)nl * layer + (uint64_t)ch * (uint64_t)p * (uint64_t)p * H + H + patches * H + 2 * H +
+         H * text_embd + H;
+}
 
 static char *req_str(vctx *c, json_t *o, const char *key, bool required)
 {
@@ -244,9 +270,12 @@ static tl_catalog_entry *parse_entry(vctx *c, json_t *o)
     c->st = tl__error_set(c->err, TL_ENOMEM, "catalog: out of memory");
     goto fail;
   }
-  /* json_dumps allocates with the C allocator; keep every string on ours */
+  /* json_dumps allocates through jansson's functions, which may not be ours */
   char *copy = tl__strdup(e->config_json);
-  free((char *)e->config_json);
+  json_malloc_t jm;
+  json_free_t jf;
+  json_get_alloc_funcs(&jm, &jf);
+  jf((char *)e->config_json);
   e->config_json = copy;
   if (!copy) {
     c->st = tl__error_set(c->err, TL_ENOMEM, "catalog: out of memory");
@@ -255,9 +284,14 @@ static tl_catalog_entry *parse_entry(vctx *c, json_t *o)
   tl_error herr;
   tl_error_clear(&herr);
   tl_status hs = tl_hparams_from_hf_config(e->config_json, strlen(e->config_json), &e->hp, &herr);
-  if (hs == TL_OK) {
+  tl_arch declared = tl_arch_from_name(e->arch);
+  if (hs == TL_OK && declared == TL_ARCH_UNKNOWN) {
+    /* a GGUF architecture outside the registry whose config resembles a
+     * registry family (an encoder variant, say): its tensors differ, so it
+     * is shaped from the parameter count like any other unknown one */
+    e->in_registry = false;
+  } else if (hs == TL_OK) {
     e->in_registry = true;
-    tl_arch declared = tl_arch_from_name(e->arch);
     if (declared != e->hp.arch)
       VFAIL(c, "arch", "'%s' does not match the config's architecture '%s'", e->arch, tl_arch_name(e->hp.arch));
   } else if (hs == TL_EUNSUPPORTED && tl_arch_from_name(e->arch) == TL_ARCH_UNKNOWN) {
@@ -269,6 +303,8 @@ static tl_catalog_entry *parse_entry(vctx *c, json_t *o)
   }
   if (c->st != TL_OK)
     goto fail;
+  if (e->in_registry)
+    e->params_vision = vision_params(cfg, e->hp.n_embd);
   return e;
 fail:
   entry_free(e);
@@ -284,6 +320,8 @@ tl_status tl_catalog_add_json(tl_catalog *cat, const char *text, size_t len, con
 {
   json_error_t jerr;
   json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!root && (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0'))
+    return tl__error_set(err, TL_ENOMEM, "catalog: out of memory");
   if (!root)
     return tl__error_set(err, TL_EFORMAT, "catalog: %s: invalid JSON at line %d: %s", origin, jerr.line, jerr.text);
   tl_status st = TL_OK;
@@ -390,7 +428,7 @@ tl_status tl_catalog_add_file(tl_catalog *c, const char *path, tl_error *err)
 
 tl_status tl_catalog_load_default(tl_catalog **out, tl_error *err)
 {
-  tl_catalog *c;
+  tl_catalog *c = NULL;
   tl_status st = tl_catalog_create(&c, err);
   if (st != TL_OK)
     return st;
@@ -436,6 +474,10 @@ tl_status tl_model_desc_from_catalog(const tl_catalog *c, const char *id, tl_fty
   snprintf(m->name, sizeof m->name, "%s", e->name);
   snprintf(m->license, sizeof m->license, "%s", e->license);
   snprintf(m->catalog_id, sizeof m->catalog_id, "%s", e->id);
+  if (!e->in_registry && e->params_active < e->params_total) {
+    /* a dense stand-in for an unknown MoE: scale its count by the published ratio */
+    m->n_params_active = (uint64_t)((double)m->n_params * (double)e->params_active / (double)e->params_total);
+  }
   if (e->context_length > 0 && m->hp.n_ctx_train == 0)
     m->hp.n_ctx_train = e->context_length;
   m->file_bytes_predicted = tl_model_desc_predict_file_bytes(m);

@@ -103,6 +103,8 @@ static const struct {
     {"deepseek_v3", "DeepseekV3ForCausalLM", TL_ARCH_DEEPSEEK2},
     {"gpt_oss", "GptOssForCausalLM", TL_ARCH_GPT_OSS},
     {"bert", "BertModel", TL_ARCH_BERT},
+    {"xlm-roberta", "XLMRobertaModel", TL_ARCH_BERT}, /* llama.cpp converts it to bert */
+    {"internlm3", "InternLM3ForCausalLM", TL_ARCH_LLAMA}, /* converted to llama */
 };
 
 static tl_arch arch_of(cfg *c, const char **type_out)
@@ -190,6 +192,8 @@ tl_status tl_hparams_from_hf_config(const char *text, size_t len, tl_hparams *ou
 {
   json_error_t jerr;
   json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!root && (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0'))
+    return tl__error_set(err, TL_ENOMEM, "hf-config: out of memory");
   if (!root)
     return tl__error_set(err, TL_EFORMAT, "hf-config: invalid JSON at line %d: %s", jerr.line, jerr.text);
   if (!json_is_object(root)) {
@@ -242,6 +246,12 @@ tl_status tl_hparams_from_hf_config(const char *text, size_t len, tl_hparams *ou
   get_u32(&c, "max_position_embeddings", &hp->n_ctx_train);
   hp->tied_embeddings = gemma2 || gemma3;
   get_bool(&c, "tie_word_embeddings", &hp->tied_embeddings);
+  /* A bare decoder (MistralModel, Qwen2Model: embedding models) has no
+   * lm_head; its GGUF has no output.weight, like a tied one. */
+  const char *cls = json_string_value(json_array_get(json_object_get(root, "architectures"), 0));
+  size_t cl = cls ? strlen(cls) : 0;
+  if (hp->arch != TL_ARCH_BERT && cl > 5 && strcmp(cls + cl - 5, "Model") == 0)
+    hp->tied_embeddings = true;
   hp->attn_bias = hp->arch == TL_ARCH_QWEN2 || hp->arch == TL_ARCH_QWEN2MOE || hp->arch == TL_ARCH_GPT_OSS;
   if (hp->arch == TL_ARCH_LLAMA)
     get_bool(&c, "attention_bias", &hp->attn_bias);
@@ -288,8 +298,12 @@ tl_status tl_hparams_from_hf_config(const char *text, size_t len, tl_hparams *ou
   get_u32(&c, "qk_nope_head_dim", &hp->qk_nope_head_dim);
   get_u32(&c, "v_head_dim", &hp->v_head_dim);
   if (hp->arch == TL_ARCH_DEEPSEEK2) {
+    /* DeepseekV3Config's default topk_method is "noaux_tc" (router score
+     * correction bias); DeepseekV2Config's is "greedy" */
     const char *tm = get_str(&c, "topk_method");
-    hp->expert_probs_bias = tm && strcmp(tm, "noaux_tc") == 0;
+    if (!tm)
+      tm = mt && strcmp(mt, "deepseek_v3") == 0 ? "noaux_tc" : "greedy";
+    hp->expert_probs_bias = strcmp(tm, "noaux_tc") == 0;
     hp->mla_split_kv_b = true;
   }
   get_u32(&c, "type_vocab_size", &hp->n_token_types);

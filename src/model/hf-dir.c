@@ -83,6 +83,8 @@ static tl_status scan_sharded(const char *dir, tl__st_list *l, uint64_t *total, 
   json_error_t jerr;
   json_t *root = json_loadb(text, len, 0, &jerr);
   tl__free(text);
+  if (!root && (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0'))
+    return tl__error_set(err, TL_ENOMEM, "hf: out of memory");
   if (!root)
     return tl__error_set(err, TL_EFORMAT, "hf: model.safetensors.index.json is not valid JSON (line %d): %s",
                          jerr.line, jerr.text);
@@ -178,6 +180,10 @@ tl_status tl_model_desc_from_hf_dir(const char *dir, tl_model_desc **out, tl_err
     goto fail;
   }
   json_t *root = json_loadb(text, len, 0, NULL);
+  if (!root) { /* it parsed a moment ago */
+    st = tl__error_set(err, TL_ENOMEM, "hf: out of memory");
+    goto fail;
+  }
   const char *dt = json_string_value(json_object_get(root, "torch_dtype"));
   if (!dt)
     dt = json_string_value(json_object_get(root, "dtype"));

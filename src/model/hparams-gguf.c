@@ -253,3 +253,116 @@ tl_status tl_hparams_from_gguf(const tl_gguf *g, tl_hparams *out, tl_error *err)
   tl__free(hp);
   return st;
 }
+
+/* ---- writing ------------------------------------------------------------------ */
+
+typedef struct wr {
+  tl_gguf_writer *w;
+  const char *arch;
+  tl_error *err;
+  tl_status st;
+} wr;
+
+static void put_u32(wr *x, const char *suffix, uint32_t v)
+{
+  char k[160];
+  if (x->st == TL_OK)
+    x->st = tl_gguf_writer_set_u32(x->w, akey(&(rd){.arch = x->arch}, suffix, k, sizeof k), v, x->err);
+}
+
+static void put_f32(wr *x, const char *suffix, float v)
+{
+  char k[160];
+  if (x->st == TL_OK)
+    x->st = tl_gguf_writer_set_f32(x->w, akey(&(rd){.arch = x->arch}, suffix, k, sizeof k), v, x->err);
+}
+
+static void put_layers(wr *x, const char *suffix, const uint32_t *arr, uint32_t n)
+{
+  char k[160];
+  if (x->st == TL_OK)
+    x->st = tl_gguf_writer_set_arr(x->w, akey(&(rd){.arch = x->arch}, suffix, k, sizeof k), TL_GGUF_UINT32, arr,
+                                   n, x->err);
+}
+
+tl_status tl_hparams_to_gguf(const tl_hparams *hp, tl_gguf_writer *w, tl_error *err)
+{
+  wr x = {.w = w, .arch = hp->arch_name[0] ? hp->arch_name : tl_arch_name(hp->arch), .err = err, .st = TL_OK};
+  x.st = tl_gguf_writer_set_str(w, "general.architecture", x.arch, strlen(x.arch), err);
+  put_u32(&x, "block_count", hp->n_layer);
+  put_u32(&x, "context_length", hp->n_ctx_train);
+  put_u32(&x, "embedding_length", hp->n_embd);
+  put_u32(&x, "vocab_size", hp->n_vocab);
+  if (hp->per_layer_dims) {
+    put_layers(&x, "feed_forward_length", hp->n_ff_layer, hp->n_layer);
+    put_layers(&x, "attention.head_count", hp->n_head_layer, hp->n_layer);
+    put_layers(&x, "attention.head_count_kv", hp->n_head_kv_layer, hp->n_layer);
+  } else {
+    put_u32(&x, "feed_forward_length", hp->n_ff);
+    put_u32(&x, "attention.head_count", hp->n_head);
+  }
+  if (hp->kv_lora_rank > 0) {
+    put_u32(&x, "attention.kv_lora_rank", hp->kv_lora_rank);
+    if (hp->q_lora_rank)
+      put_u32(&x, "attention.q_lora_rank", hp->q_lora_rank);
+    if (hp->mla_split_kv_b) {
+      /* the MQA view: one KV head of the latent + rope key */
+      if (!hp->per_layer_dims)
+        put_u32(&x, "attention.head_count_kv", 1);
+      put_u32(&x, "attention.key_length", hp->kv_lora_rank + hp->qk_rope_head_dim);
+      put_u32(&x, "attention.value_length", hp->kv_lora_rank);
+      put_u32(&x, "attention.key_length_mla", hp->qk_nope_head_dim + hp->qk_rope_head_dim);
+      put_u32(&x, "attention.value_length_mla", hp->v_head_dim);
+    } else {
+      if (!hp->per_layer_dims)
+        put_u32(&x, "attention.head_count_kv", hp->n_head);
+      put_u32(&x, "attention.key_length", hp->qk_nope_head_dim + hp->qk_rope_head_dim);
+      put_u32(&x, "attention.value_length", hp->v_head_dim);
+    }
+    put_u32(&x, "rope.dimension_count", hp->qk_rope_head_dim);
+  } else {
+    if (!hp->per_layer_dims)
+      put_u32(&x, "attention.head_count_kv", hp->n_head_kv);
+    put_u32(&x, "attention.key_length", hp->head_dim_k);
+    put_u32(&x, "attention.value_length", hp->head_dim_v);
+    put_u32(&x, "rope.dimension_count", hp->n_rot);
+  }
+  put_f32(&x, hp->arch == TL_ARCH_BERT ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon",
+          hp->norm_eps);
+  if (hp->rope_theta > 0)
+    put_f32(&x, "rope.freq_base", hp->rope_theta);
+  if (hp->rope_theta_swa > 0)
+    put_f32(&x, "rope.freq_base_swa", hp->rope_theta_swa);
+  static const char *const scaling[] = {[TL_ROPE_SCALING_LINEAR] = "linear", [TL_ROPE_SCALING_YARN] = "yarn",
+                                        [TL_ROPE_SCALING_LONGROPE] = "longrope"};
+  if ((hp->rope_scaling == TL_ROPE_SCALING_LINEAR || hp->rope_scaling == TL_ROPE_SCALING_YARN ||
+       hp->rope_scaling == TL_ROPE_SCALING_LONGROPE) &&
+      x.st == TL_OK) {
+    char k[160];
+    const char *v = scaling[hp->rope_scaling];
+    x.st = tl_gguf_writer_set_str(w, akey(&(rd){.arch = x.arch}, "rope.scaling.type", k, sizeof k), v, strlen(v), err);
+    put_f32(&x, "rope.scaling.factor", hp->rope_scale_factor);
+    if (hp->rope_orig_ctx)
+      put_u32(&x, "rope.scaling.original_context_length", hp->rope_orig_ctx);
+  }
+  if (hp->n_swa)
+    put_u32(&x, "attention.sliding_window", hp->n_swa);
+  if (hp->attn_softcap > 0)
+    put_f32(&x, "attn_logit_softcapping", hp->attn_softcap);
+  if (hp->final_softcap > 0)
+    put_f32(&x, "final_logit_softcapping", hp->final_softcap);
+  if (hp->n_expert) {
+    put_u32(&x, "expert_count", hp->n_expert);
+    put_u32(&x, "expert_used_count", hp->n_expert_used);
+    put_u32(&x, "expert_feed_forward_length", hp->n_ff_exp);
+    if (hp->n_expert_shared)
+      put_u32(&x, "expert_shared_count", hp->n_expert_shared);
+    if (hp->n_ff_shexp)
+      put_u32(&x, "expert_shared_feed_forward_length", hp->n_ff_shexp);
+    if (hp->n_layer_dense_lead)
+      put_u32(&x, "leading_dense_block_count", hp->n_layer_dense_lead);
+    if (hp->moe_every > 1)
+      put_u32(&x, "interleave_moe_layer_step", hp->moe_every);
+  }
+  return x.st;
+}

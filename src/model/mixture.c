@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -586,5 +587,38 @@ tl_status tl_mixture_assign(tl_ftype ftype, tl_mixture_ctx *ctx, tl_mixture_tens
 done:
   tl__free(names);
   tl__free(idx);
+  return st;
+}
+
+tl_status tl_mixture_apply(tl_ftype ftype, tl_model_desc *m, bool has_imatrix, tl_error *err)
+{
+  size_t n = m->n_tensors;
+  tl_mixture_tensor *mt = tl__calloc(n ? n : 1, sizeof *mt);
+  if (mt == NULL)
+    return tl__error_set(err, TL_ENOMEM, "mixture: out of memory for %zu tensors", n);
+  for (size_t i = 0; i < n; i++) {
+    const tl_tensor_desc *t = &m->tensors[i];
+    mt[i].name = t->name;
+    for (uint32_t d = 0; d < 4; d++)
+      mt[i].ne[d] = d < t->n_dims ? t->ne[d] : 1;
+    mt[i].src_type = t->type;
+  }
+  tl_mixture_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  snprintf(ctx.arch, sizeof ctx.arch, "%s", m->hp.arch_name);
+  ctx.n_layer = m->hp.n_layer;
+  ctx.n_expert = m->hp.n_expert;
+  ctx.n_head = m->hp.n_head;
+  ctx.n_head_kv = m->hp.n_head_kv;
+  ctx.has_imatrix = has_imatrix;
+  tl_status st = tl_mixture_assign(ftype, &ctx, mt, n, err);
+  if (st == TL_OK) {
+    for (size_t i = 0; i < n; i++) {
+      tl_tensor_desc *t = &m->tensors[i];
+      t->type = mt[i].type;
+      t->bytes = mt[i].bytes;
+    }
+  }
+  tl__free(mt);
   return st;
 }

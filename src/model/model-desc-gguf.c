@@ -23,8 +23,10 @@ tl_status tl_model_desc_from_gguf(const char *path, tl_model_desc **out, tl_erro
     return tl__error_set(err, TL_ENOMEM, "model: out of memory");
   }
   st = tl_hparams_from_gguf(g, &m->hp, err);
-  if (st != TL_OK)
+  if (st != TL_OK) {
+    tl__error_prefix(err, "'%s'", path);
     goto fail;
+  }
   m->source_kind = TL_SOURCE_GGUF;
   snprintf(m->source, sizeof m->source, "%s", path);
   const char *s;

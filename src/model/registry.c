@@ -156,8 +156,11 @@ tl_status tl_hparams_finalize(tl_hparams *hp, tl_error *err)
     memset(hp->swa_layer, 0, sizeof hp->swa_layer);
   if (hp->rope_scaling == TL_ROPE_SCALING_LLAMA3 || hp->rope_scaling == TL_ROPE_SCALING_LONGROPE)
     hp->has_rope_factors = true;
-  if (hp->arch == TL_ARCH_BERT && hp->n_token_types == 0)
-    hp->n_token_types = 2;
+  if (hp->arch == TL_ARCH_BERT) {
+    hp->tied_embeddings = true; /* an encoder: no output head */
+    if (hp->n_token_types == 0)
+      hp->n_token_types = 2;
+  }
   return TL_OK;
 }
 
@@ -498,6 +501,8 @@ typedef struct guess_row {
 } guess_row;
 
 static const guess_row guess_rows[] = {
+    {576, 1536, 9, 3, 49152, 30},      /* SmolLM-135M */
+    {960, 2560, 15, 5, 49152, 32},     /* SmolLM-360M */
     {2048, 5632, 32, 4, 32000, 22},    /* TinyLlama-1.1B */
     {3072, 8192, 24, 8, 128256, 28},   /* Llama-3.2-3B */
     {4096, 14336, 32, 8, 128256, 32},  /* Llama-3.1-8B */

@@ -83,6 +83,8 @@ tl_status tl__safetensors_parse(const char *header, uint64_t header_len, uint64_
   uint64_t data_len = file_size - data_start;
   json_error_t jerr;
   json_t *root = json_loadb(header, (size_t)header_len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!root && (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0'))
+    return tl__error_set(err, TL_ENOMEM, "safetensors: out of memory");
   if (!root)
     return tl__error_set(err, TL_EFORMAT, "safetensors: '%s': header is not valid JSON (offset %d): %s", origin,
                          jerr.position, jerr.text);

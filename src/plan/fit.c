@@ -52,9 +52,10 @@ void tl__fit_assess(const tl__pmodel *pm, const tl_hw *hw, tl_plan *p)
   if (!p->fits) {
     for (size_t d = 0; d < p->n_devices; d++) {
       const tl_plan_device *dev = &p->devices[d];
-      if (dev->used > dev->available) {
+      uint64_t used = d == 0 ? tl__pool_used(p) : dev->used;
+      if (used > dev->available) {
         tl__plan_note(p, "does not fit: %s needs %.1f GiB, %.1f GiB free", d ? dev->name : "system RAM",
-                      gib(dev->used), gib(dev->available));
+                      gib(used), gib(dev->available));
         break;
       }
     }

@@ -32,10 +32,10 @@ static const struct model {
     {"NVIDIA H100 80GB HBM3", 85520809984ull, 9, 0, 16896, 5120, 2619, 700000, 5},
     {"NVIDIA GeForce RTX 4090", 25757220864ull, 8, 9, 16384, 384, 10501, 450000, 4},
     {"NVIDIA A100-SXM4-80GB", 85899345920ull, 8, 0, 6912, 5120, 1593, 400000, 4},
-    {"NVIDIA L4", 24152899584ull, 8, 9, 7424, 0, 0, 72000, 4}, /* bus width unreported: spec fills */
+    {"NVIDIA L4", 24152899584ull, 8, 9, 7424, 0, 0, 72000,
+     4}, /* bus width unreported: spec fills */
     {"NVIDIA Mystery GPU 9000", 8589934592ull, 9, 9, 0, 0, 0, 0, 5}, /* not in the spec table */
 };
-
 
 static int failing(const char *fn)
 {
@@ -85,8 +85,14 @@ nvmlReturn_t nvmlInit_v2(void)
   FAIL_IF("Init");
   return 0;
 }
-nvmlReturn_t nvmlShutdown(void) { return 0; }
-const char *nvmlErrorString(nvmlReturn_t r) { return r == 999 ? "Unknown Error" : "Success"; }
+nvmlReturn_t nvmlShutdown(void)
+{
+  return 0;
+}
+const char *nvmlErrorString(nvmlReturn_t r)
+{
+  return r == 999 ? "Unknown Error" : "Success";
+}
 
 nvmlReturn_t nvmlDeviceGetCount_v2(unsigned *n)
 {

@@ -36,7 +36,7 @@ bool tl__cpu_amx_usable(void)
   unsigned a, b, c, d;
   if (__get_cpuid_max(0, NULL) >= 7) {
     __cpuid_count(7, 0, a, b, c, d);
-    const bool tile = d & (1u << 24), int8 = d & (1u << 25);
+    const bool tile = d & (1u << 24), int8 = d & (1u << 25) && d & (1u << 22) /* AMX-BF16 */;
 #if defined(__linux__)
     /* Linux keeps the 8 KiB tile state off until a process asks for it. */
     if (tile && int8 && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0)
@@ -217,36 +217,76 @@ static void unpack_row(tl_qtype t, const void *row, int64_t k, int8_t *q, float 
   }
 }
 
-/* y[m][n0 + n] for one 16x16 output tile, from W panel (A) and X tile mt (B). */
+/* acc[n] += C[n] * dx(block of g) * ws[g][n] for the int32 tile stored in cbuf. */
+static inline void scale_tile(const amx_ctx *c, const panel *pn, int64_t mt, int64_t g, const float *cbuf,
+                              __m512 acc[16])
+{
+  const xlayout *l = &c->x;
+  const int64_t b = c->group == 32 ? g : g / 2;
+  const __m512 dx = _mm512_loadu_ps(l->dx + (mt * l->nb + b) * 16);
+  const float *ws = pn->ws + g * 16;
+  for (int n = 0; n < 16; n++) {
+    const __m512 ci = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)(cbuf + 16 * n)));
+    acc[n] = _mm512_fmadd_ps(ci, _mm512_mul_ps(dx, _mm512_set1_ps(ws[n])), acc[n]);
+  }
+}
+
+/* B tile of group g of X tile mt: 32-blocks hold 8 rows of 64 bytes; a
+ * 16-element group is half of them. */
+static inline const int8_t *x_tile(const amx_ctx *c, int64_t mt, int64_t g)
+{
+  const xlayout *l = &c->x;
+  if (c->group == 32)
+    return l->q + (mt * l->nb + g) * 8 * 64;
+  return l->q + (mt * l->nb + g / 2) * 8 * 64 + (g % 2) * 4 * 64;
+}
+
+#define TDP(C, A, B)          \
+  do {                        \
+    if (c->u8)                \
+      _tile_dpbusd(C, A, B);  \
+    else                      \
+      _tile_dpbssd(C, A, B);  \
+  } while (0)
+
+/* y[m][n0 + n] for one 16x16 output tile, from W panel (A) and X tile mt (B).
+ * Two tile products are in flight (C0, C1) so the AMX unit works on one
+ * while the vector unit scales the other. */
 AMX_TARGET static void tile_product(const amx_ctx *c, const int8_t *wq, size_t wq_stride, const panel *pn,
                                     int64_t mt, int64_t n0, int nvalid, float *cbuf, int64_t g_stride)
 {
   const tl__matmul_args *a = c->a;
   const xlayout *l = &c->x;
+  const int64_t groups = a->k / c->group;
+  float *cbuf1 = cbuf + 256;
   __m512 acc[16];
   for (int i = 0; i < 16; i++)
     acc[i] = _mm512_setzero_ps();
-  const int steps = c->group == 32 ? 1 : 2; /* tile steps per 32-block */
-  for (int64_t b = 0; b < l->nb; b++) {
-    const __m512 dx = _mm512_loadu_ps(l->dx + (mt * l->nb + b) * 16);
-    const int8_t *xb = l->q + (mt * l->nb + b) * 8 * 64;
-    for (int s = 0; s < steps; s++) {
-      const int64_t g = b * steps + s;
-      _tile_zero(0);
-      _tile_loadd(1, wq + g * g_stride, (long)wq_stride);
-      _tile_loadd(2, xb + s * (c->group / 4) * 64, 64);
-      if (c->u8)
-        _tile_dpbusd(0, 1, 2);
-      else
-        _tile_dpbssd(0, 1, 2);
-      _tile_stored(0, cbuf, 64);
-      const float *ws = pn->ws + g * 16;
-      for (int n = 0; n < 16; n++) {
-        const __m512 ci = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)(cbuf + 16 * n)));
-        acc[n] = _mm512_fmadd_ps(ci, _mm512_mul_ps(dx, _mm512_set1_ps(ws[n])), acc[n]);
-      }
-    }
-    if (c->mins) {
+  int64_t g = 0;
+  for (; g + 1 < groups; g += 2) {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_loadd(2, wq + g * g_stride, (long)wq_stride);
+    _tile_loadd(4, x_tile(c, mt, g), 64);
+    _tile_loadd(3, wq + (g + 1) * g_stride, (long)wq_stride);
+    _tile_loadd(5, x_tile(c, mt, g + 1), 64);
+    TDP(0, 2, 4);
+    TDP(1, 3, 5);
+    _tile_stored(0, cbuf, 64);
+    _tile_stored(1, cbuf1, 64);
+    scale_tile(c, pn, mt, g, cbuf, acc);
+    scale_tile(c, pn, mt, g + 1, cbuf1, acc);
+  }
+  if (g < groups) {
+    _tile_zero(0);
+    _tile_loadd(2, wq + g * g_stride, (long)wq_stride);
+    _tile_loadd(4, x_tile(c, mt, g), 64);
+    TDP(0, 2, 4);
+    _tile_stored(0, cbuf, 64);
+    scale_tile(c, pn, mt, g, cbuf, acc);
+  }
+  if (c->mins) {
+    for (int64_t b = 0; b < l->nb; b++) {
       const __m512 sx = _mm512_loadu_ps(l->sx + (mt * l->nb + b) * 16);
       const float *wm = pn->wm + b * 16;
       for (int n = 0; n < 16; n++)
@@ -272,19 +312,21 @@ AMX_TARGET static void gemm_task(void *p, int ith, int nth)
   const int64_t t0 = ntiles * ith / nth, t1 = ntiles * (ith + 1) / nth;
   if (t0 >= t1)
     return;
-  /* workspace: cbuf (1 KiB) | ws [groups][16] | wm [nb][16] | panel q [16][k] */
+  /* workspace: cbuf (2 KiB) | ws [groups][16] | wm [nb][16] | panel q [16][k] */
   char *wsp = tl__threadpool_workspace(c->tp, ith);
   float *cbuf = (float *)wsp;
   panel pn;
-  pn.ws = cbuf + 256;
+  pn.ws = cbuf + 512;
   pn.wm = pn.ws + groups * 16;
   pn.q = (int8_t *)(pn.wm + c->x.nb * 16);
   tile_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.palette_id = 1;
-  cfg.rows[0] = 16, cfg.colsb[0] = 64;                                  /* C: 16 x 16 int32 */
-  cfg.rows[1] = 16, cfg.colsb[1] = (uint16_t)c->group;                 /* A: 16 W rows */
-  cfg.rows[2] = (uint8_t)(c->group / 4), cfg.colsb[2] = 64;            /* B: X, VNNI */
+  for (int i = 0; i < 2; i++) {
+    cfg.rows[i] = 16, cfg.colsb[i] = 64;                               /* C0, C1: 16 x 16 int32 */
+    cfg.rows[2 + i] = 16, cfg.colsb[2 + i] = (uint16_t)c->group;       /* A0, A1: 16 W rows */
+    cfg.rows[4 + i] = (uint8_t)(c->group / 4), cfg.colsb[4 + i] = 64;  /* B0, B1: X, VNNI */
+  }
   _tile_loadconfig(&cfg);
   const char *w = a->w;
   for (int64_t t = t0; t < t1; t++) {
@@ -326,21 +368,179 @@ AMX_TARGET static void gemm_task(void *p, int ith, int nth)
   _tile_release();
 }
 
+/* ---- BF16 tiles: W dequantized to bf16 per panel, X rounded to bf16 ----
+ * TDPBF16PS accumulates in float across all of k, so each 16x16 output tile
+ * is stored once: no per-block scaling. Weights gain a bf16 rounding
+ * (relative 2^-9 per element, far below their quantization error except for
+ * Q8_0, where it is of the same size as the Q8 activation rounding it
+ * replaces). Panels are 32 W rows (two A tiles) against two X tiles. */
+
+typedef struct bf_ctx {
+  const tl__matmul_args *a;
+  tl__threadpool *tp;
+  int64_t m32, ks; /* rows padded to 32; 32-element k steps */
+  uint16_t *xb;    /* [m32/16][ks][16 pair rows][16 m][2] bf16 */
+} bf_ctx;
+
+static void bf16_x_task(void *p, int ith, int nth)
+{
+  const bf_ctx *c = p;
+  const tl__matmul_args *a = c->a;
+  for (int64_t m = ith; m < c->m32; m += nth) {
+    const int64_t mt = m / 16, lane = m % 16;
+    const float *x = m < a->m ? a->x + (size_t)m * a->x_stride : NULL;
+    for (int64_t ks = 0; ks < c->ks; ks++) {
+      union {
+        __m512i v;
+        uint32_t u[16];
+      } t;
+      if (x) {
+        const __m512 lo = _mm512_loadu_ps(x + ks * 32), hi = _mm512_loadu_ps(x + ks * 32 + 16);
+        t.v = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+      } else {
+        t.v = _mm512_setzero_si512();
+      }
+      uint16_t *dst = c->xb + ((mt * c->ks + ks) * 16) * 32 + lane * 2;
+      for (int r = 0; r < 16; r++)
+        memcpy(dst + r * 32, &t.u[r], 4);
+    }
+  }
+}
+
+/* Rows n0 .. n0+31 of W as bf16 [32][k] (zero rows past n). */
+static void bf16_panel(const tl__matmul_args *a, int64_t n0, uint16_t *pq, int8_t *tq, float *tws, float *twm)
+{
+  const int64_t k = a->k;
+  const bool u8 = a->wtype == TL_QTYPE_Q4_K || a->wtype == TL_QTYPE_Q5_K;
+  const bool mins = u8;
+  const int group = a->wtype == TL_QTYPE_Q6_K ? 16 : 32;
+  for (int n = 0; n < 32; n++) {
+    uint16_t *dst = pq + (size_t)n * (size_t)k;
+    const char *row = (const char *)a->w + (size_t)(n0 + n) * a->w_stride;
+    if (n0 + n >= a->n) {
+      memset(dst, 0, (size_t)k * 2);
+      continue;
+    }
+    if (a->wtype == TL_QTYPE_BF16) {
+      memcpy(dst, row, (size_t)k * 2);
+      continue;
+    }
+    unpack_row(a->wtype, row, k, tq, tws, twm, 0);
+    for (int64_t g = 0; g < k / group; g++) {
+      const __m512 s = _mm512_set1_ps(tws[g * 16]);
+      const __m512 mm = _mm512_set1_ps(mins ? twm[(g * group / 32) * 16] : 0.0f);
+      for (int e = 0; e < group; e += 16) {
+        const __m128i q8 = _mm_loadu_si128((const __m128i *)(tq + g * group + e));
+        const __m512i q32 = u8 ? _mm512_cvtepu8_epi32(q8) : _mm512_cvtepi8_epi32(q8);
+        const __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q32), s, mm);
+        _mm256_storeu_si256((__m256i *)(dst + g * group + e), (__m256i)_mm512_cvtneps_pbh(f));
+      }
+    }
+  }
+}
+
+__attribute__((target("amx-tile,amx-int8,amx-bf16"))) static void bf16_task(void *p, int ith, int nth)
+{
+  const bf_ctx *c = p;
+  const tl__matmul_args *a = c->a;
+  const int64_t k = a->k, npanels = (a->n + 31) / 32;
+  const int64_t t0 = npanels * ith / nth, t1 = npanels * (ith + 1) / nth;
+  if (t0 >= t1)
+    return;
+  /* workspace: cbuf (4 KiB) | tws | twm | tq (k) | panel (32 x k bf16) */
+  char *wsp = tl__threadpool_workspace(c->tp, ith);
+  float *cbuf = (float *)wsp;
+  float *tws = cbuf + 1024;
+  float *twm = tws + (k / 16) * 16;
+  int8_t *tq = (int8_t *)(twm + (k / 32) * 16);
+  uint16_t *pq = (uint16_t *)(((uintptr_t)(tq + k) + 63) & ~(uintptr_t)63);
+  tile_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.palette_id = 1;
+  for (int i = 0; i < 8; i++)
+    cfg.rows[i] = 16, cfg.colsb[i] = 64; /* C00 C01 C10 C11 | A0 A1 | B0 B1 */
+  _tile_loadconfig(&cfg);
+  const long wstride = (long)(k * 2);
+  for (int64_t t = t0; t < t1; t++) {
+    const int64_t n0 = t * 32;
+    bf16_panel(a, n0, pq, tq, tws, twm);
+    for (int64_t mt = 0; mt < c->m32 / 16; mt += 2) {
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      const uint16_t *x0 = c->xb + (mt * c->ks) * 16 * 32, *x1 = c->xb + ((mt + 1) * c->ks) * 16 * 32;
+      for (int64_t ks = 0; ks < c->ks; ks++) {
+        _tile_loadd(4, pq + ks * 32, wstride);
+        _tile_loadd(5, pq + 16 * k + ks * 32, wstride);
+        _tile_loadd(6, x0 + ks * 16 * 32, 64);
+        _tile_loadd(7, x1 + ks * 16 * 32, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+      }
+      _tile_stored(0, cbuf, 64);
+      _tile_stored(1, cbuf + 256, 64);
+      _tile_stored(2, cbuf + 512, 64);
+      _tile_stored(3, cbuf + 768, 64);
+      /* tile (na, mb) holds [n][m] for W rows n0 + 16na + n and X rows 16(mt + mb) + m */
+      for (int mb = 0; mb < 2; mb++) {
+        for (int m = 0; m < 16; m++) {
+          const int64_t row = (mt + mb) * 16 + m;
+          if (row >= a->m)
+            break;
+          float *y = a->y + (size_t)row * a->y_stride;
+          for (int na = 0; na < 2; na++) {
+            const float *ct = cbuf + (na * 2 + mb) * 256;
+            for (int n = 0; n < 16 && n0 + na * 16 + n < a->n; n++)
+              y[n0 + na * 16 + n] = ct[16 * n + m];
+          }
+        }
+      }
+    }
+  }
+  _tile_release();
+}
+
+static size_t bf16_workspace(int64_t k)
+{
+  return 4096 + (size_t)(k / 16) * 64 + (size_t)(k / 32) * 64 + (size_t)k + 64 + 64 * (size_t)k;
+}
+
 static tl_status amx_matmul(const tl__matmul_args *a, tl__threadpool *tp, const tl__cpu_kernels *k)
 {
   (void)k;
-  amx_ctx c = {.a = a, .tp = tp, .group = 32};
   switch (a->wtype) {
   case TL_QTYPE_Q8_0:
-  case TL_QTYPE_Q4_0: break;
+  case TL_QTYPE_Q4_0:
+  case TL_QTYPE_Q4_K:
+  case TL_QTYPE_Q5_K:
+  case TL_QTYPE_Q6_K:
+  case TL_QTYPE_BF16: break;
+  default: return TL_EUNSUPPORTED;
+  }
+  if (a->x_stride < (size_t)a->k || a->scratch_bytes < tl__amx_scratch_bytes(a->m, a->k) || a->k % 32 != 0)
+    return TL_EUNSUPPORTED;
+  if (bf16_workspace(a->k) <= TL__THREAD_WORKSPACE) {
+    bf_ctx c = {.a = a, .tp = tp, .m32 = (a->m + 31) / 32 * 32, .ks = a->k / 32};
+    c.xb = (uint16_t *)(((uintptr_t)a->scratch + 63) & ~(uintptr_t)63);
+    tl__threadpool_run(tp, bf16_x_task, &c);
+    tl__threadpool_run(tp, bf16_task, &c);
+    return TL_OK;
+  }
+  /* very long rows: int8 tiles with one 16-row panel per thread */
+  amx_ctx c = {.a = a, .tp = tp, .group = 32};
+  switch (a->wtype) {
   case TL_QTYPE_Q4_K:
   case TL_QTYPE_Q5_K: c.u8 = c.mins = true; break;
   case TL_QTYPE_Q6_K: c.group = 16; break;
-  default: return TL_EUNSUPPORTED;
+  case TL_QTYPE_BF16: return TL_EUNSUPPORTED;
+  default: break;
   }
   const int64_t groups = a->k / c.group;
-  const size_t ws_need = 1024 + (size_t)groups * 64 + (size_t)(a->k / 32) * 64 + 16 * (size_t)a->k;
-  if (ws_need > TL__THREAD_WORKSPACE || a->x_stride < (size_t)a->k || a->scratch_bytes < tl__amx_scratch_bytes(a->m, a->k))
+  const size_t ws_need = 2048 + (size_t)groups * 64 + (size_t)(a->k / 32) * 64 + 16 * (size_t)a->k;
+  if (ws_need > TL__THREAD_WORKSPACE)
     return TL_EUNSUPPORTED;
   xlayout_init(&c.x, a->scratch, a->m, a->k);
   tl__threadpool_run(tp, quantize_x_task, &c);

@@ -30,6 +30,9 @@ void tl__cpu_fill_float_avx2(tl__cpu_kernels *k);
 void tl__cpu_fill_q8_avx512(tl__cpu_kernels *k);
 void tl__cpu_fill_kquant_avx512(tl__cpu_kernels *k);
 void tl__cpu_fill_float_avx512(tl__cpu_kernels *k);
+void tl__cpu_fill_q8_neon(tl__cpu_kernels *k);
+void tl__cpu_fill_kquant_neon(tl__cpu_kernels *k);
+void tl__cpu_fill_float_neon(tl__cpu_kernels *k);
 
 /* Reference quantizers (quantize-block32.c, quantize-kquant.c, fp16.c). */
 void tl__quantize_q8_0_ref(const float *x, void *dst, int64_t n);

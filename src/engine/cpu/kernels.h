@@ -144,7 +144,7 @@ tl_status tl__threadpool_create(int n_threads, bool pin, tl__threadpool **out, t
 void tl__threadpool_run(tl__threadpool *tp, tl__task_fn fn, void *ctx);
 int tl__threadpool_size(const tl__threadpool *tp); /* 1 for NULL */
 /* Bytes of the per-thread workspace every pool thread owns (64-aligned). */
-#define TL__THREAD_WORKSPACE ((size_t)1 << 20)
+#define TL__THREAD_WORKSPACE ((size_t)2 << 20)
 /* Thread ith's workspace, for kernels running inside tl__threadpool_run;
  * NULL for a NULL pool. */
 void *tl__threadpool_workspace(tl__threadpool *tp, int ith);

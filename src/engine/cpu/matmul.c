@@ -15,9 +15,11 @@ size_t tl__cpu_act_row_bytes(tl_qtype wtype, int64_t k)
 
 size_t tl__amx_scratch_bytes(int64_t m, int64_t k)
 {
-  const size_t m16 = (size_t)((m + 15) / 16 * 16);
+  const size_t m16 = (size_t)((m + 15) / 16 * 16), m32 = (size_t)((m + 31) / 32 * 32);
   /* int8 X in VNNI tiles, then per 32-block scale and scaled sum per row */
-  return m16 * (size_t)k + 2 * m16 * (size_t)(k / 32) * sizeof(float) + 128;
+  const size_t i8 = m16 * (size_t)k + 2 * m16 * (size_t)(k / 32) * sizeof(float) + 128;
+  const size_t bf16 = m32 * (size_t)k * 2 + 128; /* bf16 X in pair tiles */
+  return i8 > bf16 ? i8 : bf16;
 }
 
 size_t tl__cpu_matmul_scratch_bytes(tl_qtype wtype, int64_t m, int64_t k)
@@ -26,7 +28,7 @@ size_t tl__cpu_matmul_scratch_bytes(tl_qtype wtype, int64_t m, int64_t k)
   if (!tr || tr->vec_dot_type == TL_QTYPE_F32)
     return 0; /* float activations are read in place */
   size_t bytes = (size_t)m * tl__cpu_act_row_bytes(wtype, k);
-  if (tr->vec_dot_type != TL_QTYPE_BF16 && m > 1) { /* room for the AMX layout on any machine */
+  if (m > 1) { /* room for the AMX layout on any machine */
     size_t amx = tl__amx_scratch_bytes(m, k);
     bytes = amx > bytes ? amx : bytes;
   }

@@ -170,7 +170,7 @@ def amd_desktop():
         "gpus.0.pcie_gen": 4, "gpus.0.pcie_width": 16, "gpus.0.flops_source": "spec",
         "gpus.1.vendor": "intel", "gpus.1.spec_id": "intel-arc-a770-16gb", "gpus.1.vram_total_bytes": 17163091968,
         "gpus.1.arch": "Xe-HPG", "backend": "rocm", "platform_id": "amd_rx_7900_xtx_24gb_x1+intel_arc_a770_16gb_16gb_x1",
-        "warnings": []})
+        "warnings": [], "notes~": ["AMD integrated GPU"]})
     cpus = list(range(32))
     pkg = lambda c: 0
     core = lambda c: c % 16
@@ -198,6 +198,9 @@ def amd_desktop():
         w(root, d + f"/ip_discovery/die/0/GC/0/{k}", f"{v}\n")
     w(root, "/sys/class/drm/card0-DP-1/status", "connected\n")
     w(root, "/sys/class/drm/renderD128/dev", "226:128\n")
+    d = "/sys/class/drm/card2/device"   # the Ryzen's integrated Radeon (Raphael): a 512 MiB carve-out
+    w(root, d + "/vendor", "0x1002\n"); w(root, d + "/device", "0x164e\n")
+    w(root, d + "/mem_info_vram_total", "536870912\n"); w(root, d + "/mem_info_vram_used", "104857600\n")
     d = "/sys/class/drm/card1/device"
     w(root, d + "/vendor", "0x8086\n"); w(root, d + "/device", "0x56a0\n")
     w(root, d + "/tile0/physical_vram_size_bytes", "17163091968\n")
