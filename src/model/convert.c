@@ -441,7 +441,11 @@ tl_status tl_convert(const tl_convert_params *p, tl_convert_summary *summary, tl
     for (size_t i = 0; st == TL_OK && i < n_plan; i++) {
       mt[i].name = plan[i].name;
       memcpy(mt[i].ne, plan[i].ne, sizeof mt[i].ne);
-      mt[i].src_type = TL_QTYPE_F32; /* the converter keeps norms, biases and routers in F32 */
+      /* the type in the unquantized GGUF llama.cpp's converter writes, which the
+       * mixture keeps where it does not quantize: 1-D tensors and routers F32,
+       * the rest F16 (BF16 for a BF16 target); as tl_model_desc_from_hparams */
+      bool f32 = plan[i].n_dims < 2 || p->ftype == TL_FTYPE_ALL_F32 || strstr(plan[i].name, "ffn_gate_inp.");
+      mt[i].src_type = f32 ? TL_QTYPE_F32 : p->ftype == TL_FTYPE_BF16 ? TL_QTYPE_BF16 : TL_QTYPE_F16;
     }
     tl_mixture_ctx ctx = {.n_layer = hp->n_layer, .n_expert = hp->n_expert, .n_head = hp->n_head,
                           .n_head_kv = hp->n_head_kv};
