@@ -555,6 +555,60 @@ static void write_config(const char *dir, const char *model_type, uint32_t n_voc
   write_json(dir, "config.json", c);
 }
 
+typedef struct spm_merge {
+  float score;
+  size_t seq;
+  int32_t left, right;
+} spm_merge;
+
+static int cmp_merge(const void *pa, const void *pb)
+{
+  const spm_merge *a = pa, *b = pb;
+  if (a->score != b->score)
+    return a->score > b->score ? -1 : 1;
+  return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* The merges transformers' converter derives from a SentencePiece BPE model
+ * (SentencePieceExtractor): every split of a normal piece into two pieces of
+ * the vocabulary, ordered by the piece's score, highest first. */
+static void spm_merges(const tl_gguf *src, json_t *merges)
+{
+  tl_tokenizer *tk;
+  assert_int_equal(tl_tokenizer_from_gguf(src, &tk, NULL), TL_OK);
+  uint32_t n = tl_tokenizer_n_vocab(tk);
+  size_t cap = 1 << 16, nm = 0;
+  spm_merge *m = malloc(cap * sizeof *m);
+  for (uint32_t id = 0; id < n; id++) {
+    if (tl_tokenizer_token_type(tk, (int32_t)id) != TL_TOKEN_NORMAL)
+      continue;
+    size_t len;
+    const char *t = tl_tokenizer_token_text(tk, (int32_t)id, &len);
+    for (size_t k = 1; k < len; k++) {
+      if (((unsigned char)t[k] & 0xC0) == 0x80)
+        continue; /* not a character boundary */
+      int32_t l = tl_tokenizer_find(tk, t, k), r = tl_tokenizer_find(tk, t + k, len - k);
+      if (l < 0 || r < 0)
+        continue;
+      if (nm == cap)
+        m = realloc(m, (cap *= 2) * sizeof *m);
+      m[nm] = (spm_merge){tl_tokenizer_token_score(tk, (int32_t)id), nm, l, r};
+      nm++;
+    }
+  }
+  qsort(m, nm, sizeof *m, cmp_merge);
+  for (size_t i = 0; i < nm; i++) {
+    size_t ll, rl;
+    const char *l = tl_tokenizer_token_text(tk, m[i].left, &ll), *r = tl_tokenizer_token_text(tk, m[i].right, &rl);
+    json_t *pair = json_array();
+    json_array_append_new(pair, json_stringn(l, ll));
+    json_array_append_new(pair, json_stringn(r, rl));
+    json_array_append_new(merges, pair);
+  }
+  free(m);
+  tl_tokenizer_free(tk);
+}
+
 /* tokenizer.json derived from a GGUF vocabulary converts back to the same arrays. */
 static void roundtrip_vocab(const char *vocab_file, bool byte_level)
 {
@@ -591,6 +645,8 @@ static void roundtrip_vocab(const char *vocab_file, bool byte_level)
       json_array_append_new(merges, json_stringn(s, len));
     }
   }
+  if (!byte_level)
+    spm_merges(src, merges);
   json_t *model = json_pack("{s:s, s:o, s:o}", "type", "BPE", "vocab", vocab, "merges", merges);
   if (!byte_level) {
     json_object_set_new(model, "byte_fallback", json_true());
@@ -651,11 +707,48 @@ static void roundtrip_vocab(const char *vocab_file, bool byte_level)
       }
     }
   }
-  /* the converted vocabulary loads as a tokenizer */
+  /* the converted vocabulary tokenizes llama.cpp's test vectors as the original does */
   tl_tokenizer *tk;
   if (tl_tokenizer_from_gguf(g, &tk, &err) != TL_OK)
     fail_msg("%s: %s", vocab_file, err.message);
   assert_int_equal(tl_tokenizer_n_vocab(tk), n);
+  char rel[256];
+  size_t inp_len, out_len;
+  snprintf(rel, sizeof rel, "%s.inp", vocab_file);
+  char *inp = th_read_file(th_data_path(rel), &inp_len);
+  snprintf(rel, sizeof rel, "%s.out", vocab_file);
+  char *outs = th_read_file(th_data_path(rel), &out_len);
+  assert_non_null(inp);
+  assert_non_null(outs);
+  static const char sep[] = "\n__ggml_vocab_test__\n";
+  size_t pos = 0, n_cases = 0;
+  const char *line = outs;
+  while (pos < inp_len && line < outs + out_len) {
+    char *mk = memmem(inp + pos, inp_len - pos, sep, sizeof sep - 1);
+    size_t end = mk ? (size_t)(mk - inp) : inp_len;
+    int32_t want[512], got[512];
+    size_t nw = 0, ng = 0;
+    char *e;
+    const char *q = line;
+    while (*q && *q != '\n' && nw < 512) {
+      long id = strtol(q, &e, 10);
+      if (e == q)
+        break;
+      want[nw++] = (int32_t)id;
+      q = e;
+    }
+    const char *nl = strchr(line, '\n');
+    line = nl ? nl + 1 : outs + out_len;
+    assert_int_equal(tl_tokenizer_encode(tk, inp + pos, end - pos, 0, got, 512, &ng, NULL), TL_OK);
+    if (ng != nw || memcmp(got, want, nw * sizeof *got) != 0)
+      fail_msg("%s: test input %zu ('%.*s') tokenizes differently after conversion", vocab_file, n_cases,
+               (int)(end - pos), inp + pos);
+    n_cases++;
+    pos = mk ? end + sizeof sep - 1 : inp_len;
+  }
+  assert_true(n_cases > 20);
+  free(inp);
+  free(outs);
   tl_tokenizer_free(tk);
   tl_gguf_close(g);
   tl_gguf_close(src);

@@ -6,9 +6,10 @@
  *    tokens by id, merges as "left right" strings, pre-tokenizer name from
  *    the split regex (see pre_name), added tokens CONTROL when special and
  *    USER_DEFINED otherwise;
- *  - BPE with byte_fallback (Llama 2 / Mistral style): model "llama", byte
- *    tokens "<0xXX>" typed BYTE, the unknown token UNKNOWN, scores -id (the
- *    SentencePiece BPE convention: earlier pieces merge first).
+ *  - BPE with byte_fallback (Llama 2 / Mistral / Gemma style): model
+ *    "llama", byte tokens "<0xXX>" typed BYTE, the unknown token UNKNOWN,
+ *    scores from the merge order (spm_scores). llama.cpp's LlamaHfVocab
+ *    writes a placeholder -1000 for every score instead.
  * Ids without a token up to the model's vocabulary size become "[PADn]"
  * (USER_DEFINED), as llama.cpp pads them. Unigram and WordPiece models are
  * not converted (TL_EUNSUPPORTED). */
@@ -154,6 +155,70 @@ static tl_status write_chat_template(const char *dir, tl_gguf_writer *w, json_t 
   return tl_gguf_writer_set_str(w, "tokenizer.chat_template", s, strlen(s), err);
 }
 
+/* The two sides of merge m: "left right" or ["left", "right"]. */
+static bool merge_parts(json_t *m, const char **a, size_t *al, const char **b, size_t *bl)
+{
+  if (json_is_string(m)) {
+    const char *s = json_string_value(m), *sp = strchr(s, ' ');
+    if (!sp)
+      return false;
+    *a = s;
+    *al = (size_t)(sp - s);
+    *b = sp + 1;
+    *bl = strlen(sp + 1);
+    return true;
+  }
+  if (json_is_array(m) && json_array_size(m) == 2 && json_is_string(json_array_get(m, 0)) &&
+      json_is_string(json_array_get(m, 1))) {
+    *a = json_string_value(json_array_get(m, 0));
+    *al = strlen(*a);
+    *b = json_string_value(json_array_get(m, 1));
+    *bl = strlen(*b);
+    return true;
+  }
+  return false;
+}
+
+/* SentencePiece merges the adjacent pair whose joined piece scores highest;
+ * tokenizer.json gives the same priority as the order of its merges (the
+ * transformers converter sorts them by the SentencePiece scores). So a piece
+ * made by merge i scores -i, and pieces no merge makes score below them all
+ * (they can only start a word as single characters). */
+static tl_status spm_scores(json_t *model, vocab *v, tl_error *err)
+{
+  json_t *jm = json_object_get(model, "merges"), *jv = json_object_get(model, "vocab");
+  size_t nm = json_array_size(jm);
+  bool *set = tl__calloc(v->n ? v->n : 1, sizeof *set);
+  char *buf = tl__malloc(4096);
+  tl_status st = TL_OK;
+  if (!set || !buf)
+    st = tl__error_set(err, TL_ENOMEM, "convert: out of memory");
+  for (size_t i = 0; st == TL_OK && i < nm; i++) {
+    const char *a, *b;
+    size_t al, bl;
+    if (!merge_parts(json_array_get(jm, i), &a, &al, &b, &bl)) {
+      st = tl__error_set(err, TL_EFORMAT, "convert: tokenizer.json merge %zu is neither \"a b\" nor [\"a\", \"b\"]", i);
+      break;
+    }
+    if (al + bl >= 4096)
+      continue;
+    memcpy(buf, a, al);
+    memcpy(buf + al, b, bl);
+    buf[al + bl] = '\0';
+    json_t *id = json_object_get(jv, buf);
+    if (!json_is_integer(id))
+      continue;
+    json_int_t k = json_integer_value(id);
+    if (k >= 0 && k < v->n && !set[k] && v->type[k] == TT_NORMAL) {
+      v->score[k] = -(float)i;
+      set[k] = true;
+    }
+  }
+  tl__free(set);
+  tl__free(buf);
+  return st;
+}
+
 tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writer *w, bool *has_tokenizer,
                                  bool *has_chat_template, tl_error *err)
 {
@@ -251,7 +316,7 @@ tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writ
     v.len[id] = strlen(k);
     v.type[id] = TT_NORMAL;
     if (spm) {
-      v.score[id] = -(float)id;
+      v.score[id] = -(float)(json_array_size(json_object_get(model, "merges")) + id); /* after every merge */
       if (v.len[id] == 6 && !strncmp(k, "<0x", 3) && k[5] == '>') {
         v.type[id] = TT_BYTE;
         v.score[id] = 0;
@@ -261,6 +326,8 @@ tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writ
       }
     }
   }
+  if (spm && (st = spm_scores(model, &v, err)) != TL_OK)
+    goto done;
   json_array_foreach(added, ai, e)
   {
     uint32_t id = (uint32_t)json_integer_value(json_object_get(e, "id"));
@@ -309,13 +376,13 @@ tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writ
       st = tl__error_set(err, TL_ENOMEM, "convert: out of memory for %zu merges", n_merges);
     for (size_t i = 0; st == TL_OK && i < n_merges; i++) {
       json_t *m = json_array_get(jm, i);
+      const char *a, *b;
+      size_t al, bl;
       if (json_is_string(m)) {
         merges[i] = json_string_value(m);
-      } else if (json_is_array(m) && json_array_size(m) == 2 && json_is_string(json_array_get(m, 0)) &&
-                 json_is_string(json_array_get(m, 1))) {
+      } else if (merge_parts(m, &a, &al, &b, &bl)) {
         /* the newer ["left", "right"] form */
-        const char *a = json_string_value(json_array_get(m, 0)), *b = json_string_value(json_array_get(m, 1));
-        size_t n = strlen(a) + strlen(b) + 2;
+        size_t n = al + bl + 2;
         merge_buf[i] = tl__malloc(n);
         if (!merge_buf[i]) {
           st = tl__error_set(err, TL_ENOMEM, "convert: out of memory");
