@@ -791,10 +791,11 @@ static void byte_char(int b, char out[3])
 /* A full conversion with a small byte-level BPE tokenizer: 256 byte tokens, a
  * few merges, special tokens, a chat template; the model's vocabulary (256)
  * is smaller than the tokenizer's, so this model gets a 250-token tokenizer. */
-static void test_tokenizer_full_model(void **state)
+#define TEMPLATE "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+
+static char *make_tokenizer_model_dir(void)
 {
-  (void)state;
-  const char *dir = th_tmpdir();
+  char *dir = strdup(th_tmpdir());
   link_model(dir, "qwen2");
   json_t *vocab = json_object();
   char c[3];
@@ -821,10 +822,17 @@ static void test_tokenizer_full_model(void **state)
                          "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
                          "type", "ByteLevel", "add_prefix_space", 0, "use_regex", 0);
   write_json(dir, "tokenizer.json", tj);
-  const char *tmpl = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}";
   write_json(dir, "tokenizer_config.json",
              json_pack("{s:s, s:s, s:b, s:s}", "eos_token", "<|im_end|>", "bos_token", "<|im_start|>",
-                       "add_bos_token", 0, "chat_template", tmpl));
+                       "add_bos_token", 0, "chat_template", TEMPLATE));
+  return dir;
+}
+
+static void test_tokenizer_full_model(void **state)
+{
+  (void)state;
+  char *dir = make_tokenizer_model_dir();
+  const char *tmpl = TEMPLATE;
   char out[4096];
   snprintf(out, sizeof out, "%s/model.gguf", dir);
   tl_error err = {0};
@@ -867,6 +875,46 @@ static void test_tokenizer_full_model(void **state)
   assert_int_equal(ids[1], 32);
   tl_tokenizer_free(tk);
   tl_gguf_close(g);
+  free(dir);
+}
+
+/* Every allocation of a conversion (with a tokenizer, two threads) failing in
+ * turn: TL_ENOMEM, nothing leaked, no file left. jansson allocates outside
+ * the injection here: with its allocations failing, jansson 2.14's parser
+ * frees a pointer it did not allocate (AddressSanitizer, observed at the
+ * 211th allocation of this conversion). */
+static void test_alloc_failures(void **state)
+{
+  (void)state;
+  char *dir = make_tokenizer_model_dir(), out[4096];
+  snprintf(out, sizeof out, "%s/oom.gguf", dir);
+  tl_convert_params p = {.input_dir = dir, .output_path = out, .ftype = TL_FTYPE_Q4_K_M, .n_threads = 2,
+                         .report = true};
+  th_alloc_install(0);
+  json_set_alloc_funcs(malloc, free);
+  assert_int_equal(tl_convert(&p, NULL, NULL), TL_OK);
+  uint64_t total = th_alloc_count();
+  th_alloc_uninstall();
+  assert_true(total > 10);
+  for (uint64_t n = 1; n <= total; n++) {
+    unlink(out);
+    tl_error err;
+    tl_error_clear(&err);
+    th_alloc_install(n);
+    json_set_alloc_funcs(malloc, free);
+    tl_status st = tl_convert(&p, NULL, &err);
+    int64_t live = th_alloc_live();
+    th_alloc_uninstall();
+    if (st != TL_OK && st != TL_ENOMEM)
+      fail_msg("allocation %llu of %llu failed: %s", (unsigned long long)n, (unsigned long long)total, err.message);
+    if (live != 0)
+      fail_msg("allocation %llu failed (%s): %lld blocks live", (unsigned long long)n, tl_status_name(st),
+               (long long)live);
+    struct stat sb;
+    if (st != TL_OK && stat(out, &sb) == 0)
+      fail_msg("allocation %llu failed (%s): the output file was left", (unsigned long long)n, tl_status_name(st));
+  }
+  free(dir);
 }
 
 /* ---- the engine runs converted models ---- */
@@ -1131,7 +1179,7 @@ int main(void)
       cmocka_unit_test(test_reference_models),       cmocka_unit_test(test_f32_data_exact),
       cmocka_unit_test(test_half_sources_sharded),   cmocka_unit_test(test_gaussian_error),         cmocka_unit_test(test_tokenizer_roundtrip_gpt2),
       cmocka_unit_test(test_tokenizer_roundtrip_llama_spm), cmocka_unit_test(test_tokenizer_full_model),
-      cmocka_unit_test(test_engine_logits),          cmocka_unit_test(test_phi3_longrope),          cmocka_unit_test(test_errors),                 cmocka_unit_test(test_cli),
+      cmocka_unit_test(test_engine_logits),          cmocka_unit_test(test_phi3_longrope),          cmocka_unit_test(test_errors),                 cmocka_unit_test(test_alloc_failures),                 cmocka_unit_test(test_cli),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,7 +152,9 @@ static tl_status shards_open(shards *s, const char *dir, tl_error *err)
   } else if (st == TL_OK) {
     json_t *root = json_loadb(text, len, 0, NULL);
     json_t *map = json_object_get(root, "weight_map");
-    if (!json_is_object(map))
+    if (!root)
+      st = tl__error_set(err, TL_EFORMAT, "convert: model.safetensors.index.json is not valid JSON");
+    else if (!json_is_object(map))
       st = tl__error_set(err, TL_EFORMAT, "convert: model.safetensors.index.json has no weight_map object");
     const char *k;
     json_t *v;

@@ -231,12 +231,15 @@ tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writ
   char **merge_buf = NULL;
   size_t n_merges = 0;
   tl_status st = tl__cv_read_file(dir, "tokenizer_config.json", &ctext, &clen, err);
-  if (st == TL_OK)
-    tcfg = json_loadb(ctext, clen, 0, NULL);
-  else if (st != TL_ENOTFOUND)
+  if (st == TL_OK && !(tcfg = json_loadb(ctext, clen, 0, NULL)))
+    st = tl__error_set(err, TL_EFORMAT, "convert: tokenizer_config.json is not valid JSON");
+  if (st != TL_OK && st != TL_ENOTFOUND)
     goto done;
-  if (tl__cv_read_file(dir, "config.json", &mtext, &mlen, NULL) == TL_OK)
-    mcfg = json_loadb(mtext, mlen, 0, NULL);
+  st = tl__cv_read_file(dir, "config.json", &mtext, &mlen, err);
+  if (st == TL_OK && !(mcfg = json_loadb(mtext, mlen, 0, NULL)))
+    st = tl__error_set(err, TL_EFORMAT, "convert: config.json is not valid JSON");
+  if (st != TL_OK)
+    goto done;
   st = tl__cv_read_file(dir, "tokenizer.json", &text, &len, err);
   if (st == TL_ENOTFOUND) {
     st = write_chat_template(dir, w, tcfg, has_chat_template, err);
