@@ -1067,6 +1067,43 @@ static void test_phi3_longrope(void **state)
   free(dir);
 }
 
+/* ---- chat templates ---- */
+
+static void expect_template(const char *dir, const char *want)
+{
+  char out[4096];
+  snprintf(out, sizeof out, "%s/t.gguf", dir);
+  tl_convert_summary sum;
+  tl_convert_params p = {.input_dir = dir, .output_path = out, .ftype = TL_FTYPE_F16, .vocab_only = true};
+  assert_int_equal(tl_convert(&p, &sum, NULL), TL_OK);
+  assert_true(sum.has_chat_template);
+  assert_false(sum.has_tokenizer);
+  tl_gguf *g;
+  assert_int_equal(tl_gguf_open(out, &g, NULL), TL_OK);
+  const char *s;
+  size_t len;
+  assert_true(tl_gguf_get_str(g, "tokenizer.chat_template", &s, &len));
+  assert_int_equal(len, strlen(want));
+  assert_memory_equal(s, want, len);
+  tl_gguf_close(g);
+}
+
+/* Named templates (a list in tokenizer_config.json): the "default" one;
+ * chat_template.jinja wins over tokenizer_config.json. */
+static void test_chat_template(void **state)
+{
+  (void)state;
+  char *dir = strdup(th_tmpdir());
+  write_config(dir, "llama", 256);
+  write_json(dir, "tokenizer_config.json",
+             json_pack("{s:[{s:s, s:s}, {s:s, s:s}]}", "chat_template", "name", "tool_use", "template", "T",
+                       "name", "default", "template", "D"));
+  expect_template(dir, "D");
+  write_text(dir, "chat_template.jinja", "J {{ messages }}");
+  expect_template(dir, "J {{ messages }}");
+  free(dir);
+}
+
 /* ---- errors ---- */
 
 static void test_errors(void **state)
@@ -1179,7 +1216,7 @@ int main(void)
       cmocka_unit_test(test_reference_models),       cmocka_unit_test(test_f32_data_exact),
       cmocka_unit_test(test_half_sources_sharded),   cmocka_unit_test(test_gaussian_error),         cmocka_unit_test(test_tokenizer_roundtrip_gpt2),
       cmocka_unit_test(test_tokenizer_roundtrip_llama_spm), cmocka_unit_test(test_tokenizer_full_model),
-      cmocka_unit_test(test_engine_logits),          cmocka_unit_test(test_phi3_longrope),          cmocka_unit_test(test_errors),                 cmocka_unit_test(test_alloc_failures),                 cmocka_unit_test(test_cli),
+      cmocka_unit_test(test_engine_logits),          cmocka_unit_test(test_phi3_longrope),          cmocka_unit_test(test_chat_template),          cmocka_unit_test(test_errors),                 cmocka_unit_test(test_alloc_failures),                 cmocka_unit_test(test_cli),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,6 +66,12 @@ static const char *pre_name(bool bl_regex, const char *split)
   return bl_regex ? "gpt-2" : "default";
 }
 
+/* True when v is the JSON string s. */
+static bool str_is(json_t *v, const char *s)
+{
+  return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
+}
+
 /* A token given as "text" or {"content": "text"} in tokenizer_config.json. */
 static const char *token_text(json_t *v)
 {
@@ -146,8 +152,11 @@ static tl_status write_chat_template(const char *dir, tl_gguf_writer *w, json_t 
   if (json_is_array(ct)) { /* named templates: the "default" one */
     size_t i;
     json_t *e;
-    json_array_foreach(ct, i, e) if (!strcmp(json_string_value(json_object_get(e, "name")) ?: "", "default")) s =
-        json_string_value(json_object_get(e, "template"));
+    json_array_foreach(ct, i, e)
+    {
+      if (str_is(json_object_get(e, "name"), "default"))
+        s = json_string_value(json_object_get(e, "template"));
+    }
   }
   if (!s)
     return TL_OK;
@@ -265,7 +274,7 @@ tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writ
   const char *split = NULL;
   scan_pre(json_object_get(root, "pre_tokenizer"), &byte_level, &bl_regex, &split);
   json_t *dec = json_object_get(root, "decoder");
-  if (json_is_object(dec) && !strcmp(json_string_value(json_object_get(dec, "type")) ?: "", "ByteLevel"))
+  if (str_is(json_object_get(dec, "type"), "ByteLevel"))
     byte_level = true;
   bool spm = !byte_level && json_is_true(json_object_get(model, "byte_fallback"));
   if (!byte_level && !spm) {
