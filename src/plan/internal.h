@@ -26,6 +26,15 @@ typedef struct tl__pmodel {
   uint64_t read_bytes_active;           /* weight bytes read per token (MoE: used experts) */
   tl_kv_layer kv[TL_MAX_LAYERS];
   uint64_t kv_cell_bytes[TL_MAX_LAYERS]; /* K + V bytes of one cell at the plan's KV types */
+  /* The last compute figures a runtime worked out for this model (keyed by
+   * the settings they depend on): placement asks for the same figure many
+   * times per plan. Points into the pmodel's own storage (memo_store). */
+  struct tl__compute_memo *memo;
+  struct tl__compute_memo {
+    uint32_t n_threads, n_ctx, n_ubatch, n_parallel;
+    uint64_t bytes;
+    bool set;
+  } memo_store[4];
 } tl__pmodel;
 
 /* Fills pm from m. TL_EINVAL when the model has no layers or too many. */

@@ -18,6 +18,8 @@
  *   placement: token_embd in system RAM (rows are gathered per token), the
  *            output projection with the last layer; a tied output is a
  *            second copy on a GPU, as in llama.cpp. */
+#include <string.h>
+
 #include "engine/engine-size.h"
 #include "internal.h"
 
@@ -55,6 +57,25 @@ static uint64_t kv_cells(const tl_plan_settings *s, const tl_kv_layer *l)
   return seq * s->n_parallel;
 }
 
+/* tl__engine_compute_bytes scans every tensor: remember its last figures
+ * (placement asks for the same one for every device and every trial). */
+static uint64_t engine_compute(const tl__pmodel *pm, const tl_plan_settings *s)
+{
+  struct tl__compute_memo *c = pm->memo;
+  size_t n = sizeof pm->memo_store / sizeof pm->memo_store[0];
+  for (size_t i = 0; c && i < n; i++)
+    if (c[i].set && c[i].n_threads == s->n_threads && c[i].n_ctx == s->n_ctx && c[i].n_ubatch == s->n_ubatch &&
+        c[i].n_parallel == s->n_parallel)
+      return c[i].bytes;
+  uint64_t b = tl__engine_compute_bytes(pm->m, s->n_threads, s->n_ctx, s->n_ubatch, s->n_parallel);
+  if (c) {
+    /* oldest out: shift down, newest first */
+    memmove(&c[1], &c[0], (n - 1) * sizeof c[0]);
+    c[0] = (struct tl__compute_memo){s->n_threads, s->n_ctx, s->n_ubatch, s->n_parallel, b, true};
+  }
+  return b;
+}
+
 static uint64_t compute_bytes(const tl__pmodel *pm, const tl_plan_settings *s, tl__buf_role role,
                               uint64_t staged)
 {
@@ -62,7 +83,7 @@ static uint64_t compute_bytes(const tl__pmodel *pm, const tl_plan_settings *s, t
   const tl_hparams *hp = &pm->m->hp;
   /* The CPU engine: exactly what tl_engine_load allocates (engine-size.c). */
   if (role != TL__BUF_HOST_SIDE)
-    return tl__engine_compute_bytes(pm->m, s->n_threads, s->n_ctx, s->n_ubatch, s->n_parallel);
+    return engine_compute(pm, s);
   uint64_t ub = s->n_ubatch, e = hp->n_embd;
   if (role == TL__BUF_HOST_SIDE)
     return 4 * ub * e + 4 * (uint64_t)hp->n_vocab * s->n_parallel;
