@@ -19,6 +19,7 @@
 
 #include "base/alloc-int.h"
 #include "base/error-int.h"
+#include "model/mixture-int.h"
 
 /* ---- file types ---- */
 
@@ -599,22 +600,12 @@ static bool requires_imatrix(const char *name, tl_qtype t, tl_ftype ft)
   }
 }
 
-tl_status tl_mixture_tensor_type(tl_ftype ftype, tl_mixture_ctx *ctx, const char *tensor_name,
-                                 const int64_t ne[4], tl_qtype src_type, tl_qtype *out,
-                                 tl_error *err)
+/* The type of one tensor already classified (quantizable: the name and
+ * n_dims allow it; cat: its category). */
+static tl_status classified_type(tl_ftype ftype, tl_mixture_ctx *ctx, const char *tensor_name,
+                                 const int64_t ne[4], tl_qtype src_type, bool quantizable, category cat,
+                                 tl_qtype *out, tl_error *err)
 {
-  if (!tl_ftype_valid(ftype))
-    return tl__error_set(err, TL_EINVAL, "mixture: invalid file type %d", (int)ftype);
-  if (tensor_name == NULL || ne == NULL || ctx == NULL)
-    return tl__error_set(err, TL_EINVAL, "mixture: missing tensor name, shape or context");
-  bool quantizable;
-  category cat;
-  if (classify_fast(tensor_name, &quantizable, &cat))
-    quantizable = quantizable && n_dims_of(ne) >= 2;
-  else {
-    quantizable = allows_quantization(tensor_name, ne);
-    cat = category_of(tensor_name);
-  }
   if (!quantizable) {
     *out = src_type;
     return TL_OK;
@@ -635,24 +626,88 @@ tl_status tl_mixture_tensor_type(tl_ftype ftype, tl_mixture_ctx *ctx, const char
   return TL_OK;
 }
 
-tl_status tl_mixture_assign(tl_ftype ftype, tl_mixture_ctx *ctx, tl_mixture_tensor *tensors,
-                            size_t n, tl_error *err)
+static void classify(const char *name, const int64_t ne[4], bool *quantizable, category *cat)
 {
-  const char **names = tl__malloc_array(n ? n : 1, sizeof *names);
-  size_t *idx = tl__malloc_array(n ? n : 1, sizeof *idx);
-  int *layer = tl__malloc_array(n ? n : 1, sizeof *layer);
-  tl_status st = TL_OK;
-  if (names == NULL || idx == NULL || layer == NULL) {
-    st = tl__error_set(err, TL_ENOMEM, "mixture: out of memory for %zu tensors", n);
-    goto done;
+  if (classify_fast(name, quantizable, cat))
+    *quantizable = *quantizable && n_dims_of(ne) >= 2;
+  else {
+    *quantizable = allows_quantization(name, ne);
+    *cat = category_of(name);
   }
+}
+
+tl_status tl_mixture_tensor_type(tl_ftype ftype, tl_mixture_ctx *ctx, const char *tensor_name,
+                                 const int64_t ne[4], tl_qtype src_type, tl_qtype *out,
+                                 tl_error *err)
+{
+  if (!tl_ftype_valid(ftype))
+    return tl__error_set(err, TL_EINVAL, "mixture: invalid file type %d", (int)ftype);
+  if (tensor_name == NULL || ne == NULL || ctx == NULL)
+    return tl__error_set(err, TL_EINVAL, "mixture: missing tensor name, shape or context");
+  bool quantizable;
+  category cat;
+  classify(tensor_name, ne, &quantizable, &cat);
+  return classified_type(ftype, ctx, tensor_name, ne, src_type, quantizable, cat, out, err);
+}
+
+/* ---- prepared mixtures ----
+ * What tl_mixture_assign derives from the names and shapes alone (the
+ * visiting order, each tensor's category and whether it may be quantized,
+ * the context's derived facts), kept so that a model is typed under many
+ * mixtures without classifying its tensors again. */
+struct tl__mixture_prep {
+  size_t n;
+  size_t *order;      /* visiting order */
+  uint8_t *cat;       /* category */
+  bool *quantizable;  /* name and n_dims allow quantization */
+  bool has_output, is_70b;
+  int n_attention_wv;
+};
+
+void tl__mixture_prep_free(tl__mixture_prep *p)
+{
+  if (!p)
+    return;
+  tl__free(p->order);
+  tl__free(p->cat);
+  tl__free(p->quantizable);
+  tl__free(p);
+}
+
+tl_status tl__mixture_prepare(tl_mixture_ctx *ctx, const tl_mixture_tensor *tensors, size_t n,
+                              tl__mixture_prep **out, tl_error *err)
+{
+  tl__mixture_prep *p = tl__calloc(1, sizeof *p);
+  const char **names = tl__malloc_array(n ? n : 1, sizeof *names);
+  int *layer = tl__malloc_array(n ? n : 1, sizeof *layer);
+  if (p) {
+    p->n = n;
+    p->order = tl__malloc_array(n ? n : 1, sizeof *p->order);
+    p->cat = tl__malloc_array(n ? n : 1, sizeof *p->cat);
+    p->quantizable = tl__malloc_array(n ? n : 1, sizeof *p->quantizable);
+  }
+  if (!p || !names || !layer || !p->order || !p->cat || !p->quantizable) {
+    tl__mixture_prep_free(p);
+    tl__free(names);
+    tl__free(layer);
+    return tl__error_set(err, TL_ENOMEM, "mixture: out of memory for %zu tensors", n);
+  }
+  size_t *idx = p->order;
   for (size_t i = 0; i < n; i++) {
     names[i] = tensors[i].name;
     idx[i] = i;
     layer[i] = -1;
     layer_of(names[i], &layer[i]);
+    bool q;
+    category c;
+    classify(names[i], tensors[i].ne, &q, &c);
+    p->quantizable[i] = q;
+    p->cat[i] = (uint8_t)c;
   }
   tl_mixture_ctx_begin(ctx, names, n);
+  p->has_output = ctx->has_output;
+  p->is_70b = ctx->is_70b;
+  p->n_attention_wv = ctx->n_attention_wv;
   /* tl_mixture_order, with each name's layer parsed once */
   for (size_t i = 1; i < n; i++) {
     size_t v = idx[i], j = i;
@@ -666,20 +721,49 @@ tl_status tl_mixture_assign(tl_ftype ftype, tl_mixture_ctx *ctx, tl_mixture_tens
     }
     idx[j] = v;
   }
-  for (size_t k = 0; k < n && st == TL_OK; k++) {
-    tl_mixture_tensor *t = &tensors[idx[k]];
-    st = tl_mixture_tensor_type(ftype, ctx, t->name, t->ne, t->src_type, &t->type, err);
-    if (st == TL_OK) {
-      t->bytes = tl_tensor_bytes(t->type, t->ne, 4);
-      if (t->bytes == 0)
-        st = tl__error_set(err, TL_EINVAL, "mixture: tensor '%s' has no valid size at type %s", t->name,
-                           tl_qtype_name(t->type));
-    }
-  }
-done:
   tl__free(names);
-  tl__free(idx);
   tl__free(layer);
+  *out = p;
+  return TL_OK;
+}
+
+tl_status tl__mixture_run(const tl__mixture_prep *p, tl_ftype ftype, tl_mixture_ctx *ctx,
+                          tl_mixture_tensor *tensors, tl_error *err)
+{
+  /* tl_mixture_ctx_begin's result, from the prepared facts */
+  ctx->has_output = p->has_output;
+  ctx->is_70b = p->is_70b;
+  ctx->n_attention_wv = p->n_attention_wv;
+  ctx->i_attention_wv = ctx->i_ffn_down = ctx->i_ffn_gate = ctx->i_ffn_up = 0;
+  ctx->n_fallback = 0;
+  if (p->n && !tl_ftype_valid(ftype))
+    return tl__error_set(err, TL_EINVAL, "mixture: invalid file type %d", (int)ftype);
+  for (size_t k = 0; k < p->n; k++) {
+    size_t i = p->order[k];
+    tl_mixture_tensor *t = &tensors[i];
+    if (t->name == NULL)
+      return tl__error_set(err, TL_EINVAL, "mixture: missing tensor name, shape or context");
+    tl_status st = classified_type(ftype, ctx, t->name, t->ne, t->src_type, p->quantizable[i],
+                                   (category)p->cat[i], &t->type, err);
+    if (st != TL_OK)
+      return st;
+    t->bytes = tl_tensor_bytes(t->type, t->ne, 4);
+    if (t->bytes == 0)
+      return tl__error_set(err, TL_EINVAL, "mixture: tensor '%s' has no valid size at type %s", t->name,
+                           tl_qtype_name(t->type));
+  }
+  return TL_OK;
+}
+
+tl_status tl_mixture_assign(tl_ftype ftype, tl_mixture_ctx *ctx, tl_mixture_tensor *tensors,
+                            size_t n, tl_error *err)
+{
+  tl__mixture_prep *p = NULL;
+  tl_status st = tl__mixture_prepare(ctx, tensors, n, &p, err);
+  if (st != TL_OK)
+    return st;
+  st = tl__mixture_run(p, ftype, ctx, tensors, err);
+  tl__mixture_prep_free(p);
   return st;
 }
 

@@ -8,6 +8,7 @@
 
 #include "base/alloc-int.h"
 #include "base/error-int.h"
+#include "model/mixture-int.h"
 #include "model/registry-int.h"
 #include "tailor/quant.h"
 
@@ -22,45 +23,92 @@ void tl_model_desc_free(tl_model_desc *m)
 /* The type a tensor has in the unquantized GGUF llama.cpp's converter
  * writes (convert_hf_to_gguf.py): 1-D tensors, routers and position/type
  * embeddings in F32, the rest in the output type (F16 unless BF16 or F32 was
- * asked for). The mixture rule keeps this type where it does not quantize. */
-static tl_qtype source_type(const tl_tensor_desc *t, tl_ftype ftype)
+ * asked for). The mixture rule keeps this type where it does not quantize.
+ * always_f32: the part that depends on the tensor alone. */
+static bool always_f32(const tl_tensor_desc *t)
 {
-  if (t->n_dims < 2 || ftype == TL_FTYPE_ALL_F32 || strstr(t->name, "ffn_gate_inp.") ||
-      strncmp(t->name, "position_embd.", 14) == 0 || strncmp(t->name, "token_types.", 12) == 0)
+  return t->n_dims < 2 || strstr(t->name, "ffn_gate_inp.") || strncmp(t->name, "position_embd.", 14) == 0 ||
+         strncmp(t->name, "token_types.", 12) == 0;
+}
+
+static tl_qtype source_type(bool f32, tl_ftype ftype)
+{
+  if (f32 || ftype == TL_FTYPE_ALL_F32)
     return TL_QTYPE_F32;
   return ftype == TL_FTYPE_BF16 ? TL_QTYPE_BF16 : TL_QTYPE_F16;
 }
 
-/* Types every tensor by llama.cpp's mixture rule (tailor/quant.h). */
-static tl_status apply_mixture(tl_model_desc *m, tl_ftype ftype, tl_error *err)
-{
-  tl_mixture_tensor *mt = tl__calloc(m->n_tensors ? m->n_tensors : 1, sizeof *mt);
-  if (!mt)
-    return tl__error_set(err, TL_ENOMEM, "model: out of memory");
-  for (size_t i = 0; i < m->n_tensors; i++) {
-    const tl_tensor_desc *t = &m->tensors[i];
-    mt[i].name = t->name;
-    memcpy(mt[i].ne, t->ne, sizeof mt[i].ne);
-    mt[i].src_type = source_type(t, ftype);
-  }
+/* A registry description's tensors prepared for the mixture rule once, to be
+ * typed under any number of mixtures (tl__desc_mixer_apply). */
+struct tl__desc_mixer {
+  size_t n;
+  tl_mixture_tensor *mt;
+  bool *f32;
   tl_mixture_ctx ctx;
-  memset(&ctx, 0, sizeof ctx);
-  snprintf(ctx.arch, sizeof ctx.arch, "%s", m->hp.arch_name);
-  ctx.n_layer = m->hp.n_layer;
-  ctx.n_expert = m->hp.n_expert;
-  ctx.n_head = m->hp.n_head;
+  tl__mixture_prep *prep;
+};
+
+void tl__desc_mixer_free(tl__desc_mixer *x)
+{
+  if (!x)
+    return;
+  tl__mixture_prep_free(x->prep);
+  tl__free(x->mt);
+  tl__free(x->f32);
+  tl__free(x);
+}
+
+tl_status tl__desc_mixer_new(const tl_model_desc *m, tl__desc_mixer **out, tl_error *err)
+{
+  tl__desc_mixer *x = tl__calloc(1, sizeof *x);
+  if (x) {
+    x->n = m->n_tensors;
+    x->mt = tl__calloc(x->n ? x->n : 1, sizeof *x->mt);
+    x->f32 = tl__calloc(x->n ? x->n : 1, sizeof *x->f32);
+  }
+  if (!x || !x->mt || !x->f32) {
+    tl__desc_mixer_free(x);
+    return tl__error_set(err, TL_ENOMEM, "model: out of memory");
+  }
+  for (size_t i = 0; i < x->n; i++) {
+    const tl_tensor_desc *t = &m->tensors[i];
+    x->mt[i].name = t->name;
+    memcpy(x->mt[i].ne, t->ne, sizeof x->mt[i].ne);
+    x->f32[i] = always_f32(t);
+  }
+  tl_mixture_ctx *ctx = &x->ctx;
+  snprintf(ctx->arch, sizeof ctx->arch, "%s", m->hp.arch_name);
+  ctx->n_layer = m->hp.n_layer;
+  ctx->n_expert = m->hp.n_expert;
+  ctx->n_head = m->hp.n_head;
   /* what the GGUF says: MLA files with split k_b/v_b store one KV head (the MQA view) */
-  ctx.n_head_kv = !m->hp.kv_lora_rank ? m->hp.n_head_kv : m->hp.mla_split_kv_b ? 1 : m->hp.n_head;
-  tl_status st = tl_mixture_assign(ftype, &ctx, mt, m->n_tensors, err);
-  if (st == TL_OK)
-    for (size_t i = 0; i < m->n_tensors; i++) {
-      m->tensors[i].type = mt[i].type;
-      m->tensors[i].bytes = mt[i].bytes;
-    }
-  else
+  ctx->n_head_kv = !m->hp.kv_lora_rank ? m->hp.n_head_kv : m->hp.mla_split_kv_b ? 1 : m->hp.n_head;
+  tl_status st = tl__mixture_prepare(ctx, x->mt, x->n, &x->prep, err);
+  if (st != TL_OK) {
+    tl__desc_mixer_free(x);
+    return st;
+  }
+  *out = x;
+  return TL_OK;
+}
+
+tl_status tl__desc_mixer_apply(tl__desc_mixer *x, tl_model_desc *m, tl_ftype ftype, tl_error *err)
+{
+  for (size_t i = 0; i < x->n; i++)
+    x->mt[i].src_type = source_type(x->f32[i], ftype);
+  tl_status st = tl__mixture_run(x->prep, ftype, &x->ctx, x->mt, err);
+  if (st != TL_OK) {
     tl__error_prefix(err, "model: mixture %s", tl_ftype_name(ftype));
-  tl__free(mt);
-  return st;
+    return st;
+  }
+  for (size_t i = 0; i < x->n; i++) {
+    m->tensors[i].type = x->mt[i].type;
+    m->tensors[i].bytes = x->mt[i].bytes;
+  }
+  m->ftype = ftype;
+  m->ftype_known = true;
+  tl_model_desc_count(m);
+  return TL_OK;
 }
 
 tl_status tl_model_desc_from_hparams(const tl_hparams *hp, tl_ftype ftype, tl_model_desc **out,
@@ -82,14 +130,15 @@ tl_status tl_model_desc_from_hparams(const tl_hparams *hp, tl_ftype ftype, tl_mo
     return st;
   }
   m->source_kind = TL_SOURCE_CATALOG;
-  m->ftype = ftype;
-  m->ftype_known = true;
-  st = apply_mixture(m, ftype, err);
+  tl__desc_mixer *x = NULL;
+  st = tl__desc_mixer_new(m, &x, err);
+  if (st == TL_OK)
+    st = tl__desc_mixer_apply(x, m, ftype, err);
+  tl__desc_mixer_free(x);
   if (st != TL_OK) {
     tl_model_desc_free(m);
     return st;
   }
-  tl_model_desc_count(m);
   *out = m;
   return TL_OK;
 }

@@ -12,6 +12,7 @@
 #include "base/error-int.h"
 #include "base/log-int.h"
 #include "internal.h"
+#include "model/mixture-int.h"
 #include "tailor/quant.h"
 
 void tl_plan_settings_from_catalog(tl_plan_settings *s, const tl_catalog_entry *e)
@@ -156,13 +157,30 @@ static void plan_entry(fit_job *j, size_t i)
       tl__debug("fit: skipping %s: %s", e->id, e2.message);
     return;
   }
-  for (size_t k = 0; k < j->nft; k++) {
+  /* Re-typing rebuilds the registry's tensors for the shape each time: build
+   * them once (re-typed to the opening mixture) and type that one copy under
+   * each mixture of the ladder, classifying its tensors once
+   * (tl__desc_mixer_apply gives exactly tl__desc_retype's description). */
+  tl_model_desc *work = NULL;
+  tl__desc_mixer *mx = NULL;
+  st = tl__desc_retype(base, base->ftype, &work, &e2);
+  if (st == TL_OK)
+    st = tl__desc_mixer_new(work, &mx, &e2);
+  if (st == TL_ENOMEM)
+    __atomic_store_n(&j->nomem, 1, __ATOMIC_RELAXED);
+  for (size_t k = 0; k < j->nft && st != TL_ENOMEM; k++) {
     size_t at = i * j->nft + k;
     tl_model_desc *m = NULL;
     const tl_model_desc *use = base;
     st = TL_OK;
-    if (!(e->in_registry && j->ft[k] == base->ftype))
-      st = tl__desc_retype(base, j->ft[k], &m, &e2);
+    if (!(e->in_registry && j->ft[k] == base->ftype)) {
+      if (mx) {
+        st = tl__desc_mixer_apply(mx, work, j->ft[k], &e2);
+        use = work;
+      } else {
+        st = tl__desc_retype(base, j->ft[k], &m, &e2);
+      }
+    }
     if (m)
       use = m;
     if (st == TL_OK)
@@ -179,6 +197,8 @@ static void plan_entry(fit_job *j, size_t i)
     }
     tl_model_desc_free(m);
   }
+  tl__desc_mixer_free(mx);
+  tl_model_desc_free(work);
   tl_model_desc_free(base);
 }
 

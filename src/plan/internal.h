@@ -29,12 +29,14 @@ typedef struct tl__pmodel {
   /* The last compute figures a runtime worked out for this model (keyed by
    * the settings they depend on): placement asks for the same figure many
    * times per plan. Points into the pmodel's own storage (memo_store). */
-  struct tl__compute_memo *memo;
-  struct tl__compute_memo {
-    uint32_t n_threads, n_ctx, n_ubatch, n_parallel;
-    uint64_t bytes;
-    bool set;
-  } memo_store[4];
+  struct tl__pmodel_memo {
+    struct tl__compute_memo {
+      uint32_t n_threads, n_ctx, n_ubatch, n_parallel;
+      uint64_t bytes;
+      bool set;
+    } compute[4];
+    uint64_t file_bytes; /* tl_model_desc_predict_file_bytes, 0 until asked */
+  } *memo, memo_store;
 } tl__pmodel;
 
 /* Fills pm from m. TL_EINVAL when the model has no layers or too many. */

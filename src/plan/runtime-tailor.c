@@ -61,8 +61,8 @@ static uint64_t kv_cells(const tl_plan_settings *s, const tl_kv_layer *l)
  * (placement asks for the same one for every device and every trial). */
 static uint64_t engine_compute(const tl__pmodel *pm, const tl_plan_settings *s)
 {
-  struct tl__compute_memo *c = pm->memo;
-  size_t n = sizeof pm->memo_store / sizeof pm->memo_store[0];
+  struct tl__compute_memo *c = pm->memo ? pm->memo->compute : NULL;
+  size_t n = sizeof pm->memo_store.compute / sizeof pm->memo_store.compute[0];
   for (size_t i = 0; c && i < n; i++)
     if (c[i].set && c[i].n_threads == s->n_threads && c[i].n_ctx == s->n_ctx && c[i].n_ubatch == s->n_ubatch &&
         c[i].n_parallel == s->n_parallel)
@@ -71,7 +71,12 @@ static uint64_t engine_compute(const tl__pmodel *pm, const tl_plan_settings *s)
   if (c) {
     /* oldest out: shift down, newest first */
     memmove(&c[1], &c[0], (n - 1) * sizeof c[0]);
-    c[0] = (struct tl__compute_memo){s->n_threads, s->n_ctx, s->n_ubatch, s->n_parallel, b, true};
+    c[0].n_threads = s->n_threads;
+    c[0].n_ctx = s->n_ctx;
+    c[0].n_ubatch = s->n_ubatch;
+    c[0].n_parallel = s->n_parallel;
+    c[0].bytes = b;
+    c[0].set = true;
   }
   return b;
 }
@@ -108,7 +113,14 @@ static uint64_t compute_bytes(const tl__pmodel *pm, const tl_plan_settings *s, t
 static uint64_t host_overhead_of(const tl__pmodel *pm)
 {
   const tl_model_desc *m = pm->m;
-  uint64_t file = m->file_bytes ? m->file_bytes : tl_model_desc_predict_file_bytes(m);
+  uint64_t file = m->file_bytes;
+  if (!file && pm->memo) {
+    if (!pm->memo->file_bytes)
+      pm->memo->file_bytes = tl_model_desc_predict_file_bytes(m);
+    file = pm->memo->file_bytes;
+  } else if (!file) {
+    file = tl_model_desc_predict_file_bytes(m);
+  }
   uint64_t meta = file > m->weight_bytes ? file - m->weight_bytes : 0;
   return meta + (uint64_t)m->hp.n_layer * TAILOR_TABLE_BYTES + 4096;
 }
