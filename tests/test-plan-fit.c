@@ -229,6 +229,101 @@ static void test_fit_and_tune_agree(void **state)
   tl_catalog_free(c);
 }
 
+/* The row of one catalog entry at one mixture, planned the straightforward
+ * way: the entry opened at Q4_K_M as fit and tune open it, the registry's
+ * tensors rebuilt for the mixture from the hyperparameters, one estimate. */
+static tl_status plain_row(const tl_catalog *c, const tl_catalog_entry *e, tl_ftype ft, const tl_hw *hw,
+                           const tl_plan_settings *qs, tl_fit_row *row)
+{
+  tl_model_desc *base = NULL, *d = NULL;
+  tl_status st;
+  if (e->in_registry) {
+    st = tl_model_desc_from_hparams(&e->hp, TL_FTYPE_Q4_K_M, &base, NULL);
+    if (st != TL_OK)
+      return st;
+    base->source_kind = TL_SOURCE_CATALOG;
+    snprintf(base->source, sizeof base->source, "%s", e->id);
+    snprintf(base->name, sizeof base->name, "%s", e->name ? e->name : e->id);
+    snprintf(base->license, sizeof base->license, "%s", e->license ? e->license : "");
+    snprintf(base->catalog_id, sizeof base->catalog_id, "%s", e->id);
+  } else if ((st = tl_model_desc_from_catalog(c, e->id, TL_FTYPE_Q4_K_M, &base, NULL)) != TL_OK) {
+    return st;
+  }
+  const tl_model_desc *use = base;
+  if (!(e->in_registry && ft == base->ftype)) {
+    st = tl_model_desc_from_hparams(&base->hp, ft, &d, NULL);
+    if (st != TL_OK) {
+      tl_model_desc_free(base);
+      return st;
+    }
+    d->source_kind = base->source_kind;
+    memcpy(d->source, base->source, sizeof d->source);
+    memcpy(d->name, base->name, sizeof d->name);
+    memcpy(d->license, base->license, sizeof d->license);
+    memcpy(d->catalog_id, base->catalog_id, sizeof d->catalog_id);
+    d->has_chat_template = base->has_chat_template;
+    d->has_tokenizer = base->has_tokenizer;
+    use = d;
+  }
+  tl_plan_settings s = *qs;
+  tl_plan_settings_from_catalog(&s, e);
+  memset(row, 0, sizeof *row);
+  st = tl_fit_model(use, hw, &s, row, NULL);
+  tl_model_desc_free(d);
+  tl_model_desc_free(base);
+  return st;
+}
+
+/* tl_fit_catalog builds each shape's tensors once, types them under every
+ * mixture with a prepared mixture, plans shared shapes once and caches the
+ * engine's figures: its rows are byte for byte the rows of the
+ * straightforward path, for every entry of the catalog at every mixture of
+ * the ladder, on a GPU machine and a CPU-only one. */
+static void test_fit_catalog_matches_plain(void **state)
+{
+  (void)state;
+  tl_catalog *c = NULL;
+  assert_int_equal(tl_catalog_load_default(&c, NULL), TL_OK);
+  tl_hw *hw = malloc(sizeof *hw);
+  assert_non_null(hw);
+  static const char *const gpus[] = {"RTX 4090", NULL};
+  for (size_t g = 0; g < sizeof gpus / sizeof gpus[0]; g++) {
+    describe(hw, gpus[g], gpus[g] ? 1 : 0, 64);
+    tl_fit_query q;
+    tl_fit_query_init(&q);
+    tl_fit_row *rows = NULL;
+    size_t n = 0;
+    tl_error err;
+    assert_int_equal(tl_fit_catalog(c, hw, &q, TL_SORT_SCORE, &rows, &n, &err), TL_OK);
+    /* the catalog has over 200 entries, most at every mixture */
+    assert_true(n > tl_catalog_count(c));
+    /* the same rows planned one by one, in another order, then ranked */
+    tl_fit_row *plain = calloc(n, sizeof *plain);
+    assert_non_null(plain);
+    size_t entries = 0;
+    for (size_t i = 0; i < n; i++) {
+      size_t from = n - 1 - i;
+      const tl_catalog_entry *e = tl_catalog_find(c, rows[from].id);
+      assert_non_null(e);
+      assert_int_equal(plain_row(c, e, rows[from].ftype, hw, &q.settings, &plain[i]), TL_OK);
+      entries += rows[from].ftype == TL_FTYPE_Q4_K_M;
+    }
+    tl_fit_rank(plain, n, TL_SORT_SCORE);
+    for (size_t i = 0; i < n; i++) {
+      if (memcmp(&plain[i], &rows[i], sizeof plain[i]) != 0)
+        fail_msg("row %zu, %s at %s: fit's row differs from the straightforward one (%s at %s)", i, rows[i].id,
+                 tl_ftype_name(rows[i].ftype), plain[i].id, tl_ftype_name(plain[i].ftype));
+      for (size_t k = 0; k < i; k++)
+        assert_false(!strcmp(rows[k].id, rows[i].id) && rows[k].ftype == rows[i].ftype);
+    }
+    free(plain);
+    assert_true(entries > 200);
+    tl_free(rows);
+  }
+  free(hw);
+  tl_catalog_free(c);
+}
+
 static json_t *find_quant(json_t *arr, const char *list_key, const char *id_key, const char *id, const char *quant)
 {
   (void)list_key;
@@ -347,7 +442,7 @@ int main(void)
       cmocka_unit_test(test_fit_levels),          cmocka_unit_test(test_scores),
       cmocka_unit_test(test_rank),                cmocka_unit_test(test_fit_and_tune_agree),
       cmocka_unit_test(test_cli_fit_and_tune_agree), cmocka_unit_test(test_cli_usage),
-      cmocka_unit_test(test_cli_local),
+      cmocka_unit_test(test_cli_local),           cmocka_unit_test(test_fit_catalog_matches_plain),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

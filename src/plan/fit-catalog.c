@@ -300,6 +300,11 @@ tl_status tl_fit_catalog(const tl_catalog *c, const tl_hw *hw, const tl_fit_quer
       j.stub[at] = j.stub[from];
       j.ok[at] = true;
       tl_fit_row *r = &j.slot[at];
+      /* whole fields rewritten: no bytes of the other entry's strings remain */
+      memset(r->id, 0, sizeof r->id);
+      memset(r->name, 0, sizeof r->name);
+      memset(r->family, 0, sizeof r->family);
+      memset(r->license, 0, sizeof r->license);
       snprintf(r->id, sizeof r->id, "%s", e->id);
       snprintf(r->name, sizeof r->name, "%s", e->name ? e->name : e->id);
       snprintf(r->family, sizeof r->family, "%s", s.family[0] ? s.family : j.stub[at].hp.arch_name);

@@ -40,7 +40,7 @@ tl_status tl__pmodel_init(tl__pmodel *pm, const tl_model_desc *m, tl_error *err)
 {
   memset(pm, 0, sizeof *pm);
   pm->m = m;
-  pm->memo = pm->memo_store;
+  pm->memo = &pm->memo_store;
   const tl_hparams *hp = &m->hp;
   if (hp->n_layer == 0 || hp->n_layer > TL_MAX_LAYERS)
     return tl__error_set(err, TL_EINVAL, "plan: model '%s' has %u layers (1..%d supported)", m->name,
