@@ -32,4 +32,9 @@ tl_status tl__desc_mixer_new(const tl_model_desc *m, tl__desc_mixer **out, tl_er
 tl_status tl__desc_mixer_apply(tl__desc_mixer *x, tl_model_desc *m, tl_ftype ftype, tl_error *err);
 void tl__desc_mixer_free(tl__desc_mixer *x);
 
+/* tl_model_desc_from_hparams, also handing back the mixer it typed the
+ * description with (to free with tl__desc_mixer_free, before the description). */
+tl_status tl__model_desc_from_hparams_mixer(const tl_hparams *hp, tl_ftype ftype, tl_model_desc **out,
+                                            tl__desc_mixer **mixer, tl_error *err);
+
 #endif

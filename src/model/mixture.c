@@ -263,10 +263,8 @@ static bool classify_fast(const char *name, bool *quantizable, category *cat)
   if (*p != '.')
     return false;
   p++;
-  size_t len = strlen(p);
   for (size_t i = 0; i < sizeof SUFFIXES / sizeof SUFFIXES[0]; i++) {
-    if (SUFFIXES[i].suffix[0] == p[0] && strlen(SUFFIXES[i].suffix) == len &&
-        memcmp(p, SUFFIXES[i].suffix, len) == 0) {
+    if (SUFFIXES[i].suffix[0] == p[0] && strcmp(p, SUFFIXES[i].suffix) == 0) {
       *quantizable = SUFFIXES[i].quantizable;
       *cat = SUFFIXES[i].cat;
       return true;
@@ -389,14 +387,24 @@ static tl_status rule_layer(const tl_mixture_ctx *ctx, int counter, const char *
   return TL_OK;
 }
 
-static tl_status rule(tl_ftype ft, tl_mixture_ctx *ctx, const char *name, const int64_t ne[4],
+/* Facts of the architecture the rule tests by name. */
+typedef struct arch_facts {
+  bool falcon, bailing;
+} arch_facts;
+
+static arch_facts arch_facts_of(const tl_mixture_ctx *ctx)
+{
+  return (arch_facts){strcmp(ctx->arch, "falcon") == 0, strcmp(ctx->arch, "bailingmoe3") == 0};
+}
+
+static tl_status rule(tl_ftype ft, tl_mixture_ctx *ctx, arch_facts af, const char *name, const int64_t ne[4],
                       category cat, tl_qtype *type, tl_error *err)
 {
   tl_qtype t = *type;
   const int n_layer = (int)ctx->n_layer;
   const uint32_t n_gqa = ctx->n_head_kv ? ctx->n_head / ctx->n_head_kv : 0;
   const uint32_t n_expert = ctx->n_expert;
-  const bool falcon = strcmp(ctx->arch, "falcon") == 0;
+  const bool falcon = af.falcon;
   const bool iq2_s_m = ft == TL_FTYPE_IQ2_S || ft == TL_FTYPE_IQ2_M;
   int layer;
   tl_status st;
@@ -414,7 +422,7 @@ static tl_status rule(tl_ftype ft, tl_mixture_ctx *ctx, const char *name, const 
       t = TL_QTYPE_Q6_K;
   } else if (ft == TL_FTYPE_MXFP4_MOE) {
     /* stacked experts (3-D) get MXFP4, everything else Q8_0 */
-    bool bailing = strcmp(ctx->arch, "bailingmoe3") == 0;
+    bool bailing = af.bailing;
     bool expert_role = cat == CAT_FFN_UP || cat == CAT_FFN_GATE || cat == CAT_FFN_DOWN;
     t = ne[2] > 1 && (!bailing || expert_role) ? TL_QTYPE_MXFP4 : TL_QTYPE_Q8_0;
   } else if (cat == CAT_TOKEN_EMBD) {
@@ -585,9 +593,11 @@ static tl_status fallback(tl_mixture_ctx *ctx, const char *name, int64_t ncols, 
   return TL_OK;
 }
 
-static bool requires_imatrix(const char *name, tl_qtype t, tl_ftype ft)
+/* cat: the tensor's category (CAT_TOKEN_EMBD and CAT_OUTPUT are exactly the
+ * names is_token_embd and "output.weight"). */
+static bool requires_imatrix(category cat, tl_qtype t, tl_ftype ft)
 {
-  if (is_token_embd(name) || strcmp(name, "output.weight") == 0)
+  if (cat == CAT_TOKEN_EMBD || cat == CAT_OUTPUT)
     return false;
   switch (t) {
   case TL_QTYPE_IQ3_XXS: case TL_QTYPE_IQ2_XXS: case TL_QTYPE_IQ2_XS: case TL_QTYPE_IQ2_S:
@@ -602,23 +612,23 @@ static bool requires_imatrix(const char *name, tl_qtype t, tl_ftype ft)
 
 /* The type of one tensor already classified (quantizable: the name and
  * n_dims allow it; cat: its category). */
-static tl_status classified_type(tl_ftype ftype, tl_mixture_ctx *ctx, const char *tensor_name,
-                                 const int64_t ne[4], tl_qtype src_type, bool quantizable, category cat,
-                                 tl_qtype *out, tl_error *err)
+static tl_status classified_type(tl_ftype ftype, tl_qtype deflt, tl_mixture_ctx *ctx, arch_facts af,
+                                 const char *tensor_name, const int64_t ne[4], tl_qtype src_type,
+                                 bool quantizable, category cat, tl_qtype *out, tl_error *err)
 {
   if (!quantizable) {
     *out = src_type;
     return TL_OK;
   }
-  tl_qtype t = tl_ftype_default_type(ftype);
+  tl_qtype t = deflt;
   if (tl_qtype_get(t)->quantized) {
-    tl_status st = rule(ftype, ctx, tensor_name, ne, cat, &t, err);
+    tl_status st = rule(ftype, ctx, af, tensor_name, ne, cat, &t, err);
     if (st == TL_OK)
       st = fallback(ctx, tensor_name, ne[0], &t, err);
     if (st != TL_OK)
       return st;
   }
-  if (!ctx->has_imatrix && requires_imatrix(tensor_name, t, ftype))
+  if (!ctx->has_imatrix && requires_imatrix(cat, t, ftype))
     return tl__error_set(err, TL_EUNSUPPORTED,
                          "mixture: %s gives tensor '%s' type %s, which llama-quantize makes only with an importance matrix",
                          tl_ftype_name(ftype), tensor_name, tl_qtype_name(t));
@@ -647,7 +657,8 @@ tl_status tl_mixture_tensor_type(tl_ftype ftype, tl_mixture_ctx *ctx, const char
   bool quantizable;
   category cat;
   classify(tensor_name, ne, &quantizable, &cat);
-  return classified_type(ftype, ctx, tensor_name, ne, src_type, quantizable, cat, out, err);
+  return classified_type(ftype, tl_ftype_default_type(ftype), ctx, arch_facts_of(ctx), tensor_name, ne, src_type,
+                         quantizable, cat, out, err);
 }
 
 /* ---- prepared mixtures ----
@@ -738,12 +749,14 @@ tl_status tl__mixture_run(const tl__mixture_prep *p, tl_ftype ftype, tl_mixture_
   ctx->n_fallback = 0;
   if (p->n && !tl_ftype_valid(ftype))
     return tl__error_set(err, TL_EINVAL, "mixture: invalid file type %d", (int)ftype);
+  const tl_qtype deflt = tl_ftype_default_type(ftype);
+  const arch_facts af = arch_facts_of(ctx);
   for (size_t k = 0; k < p->n; k++) {
     size_t i = p->order[k];
     tl_mixture_tensor *t = &tensors[i];
     if (t->name == NULL)
       return tl__error_set(err, TL_EINVAL, "mixture: missing tensor name, shape or context");
-    tl_status st = classified_type(ftype, ctx, t->name, t->ne, t->src_type, p->quantizable[i],
+    tl_status st = classified_type(ftype, deflt, ctx, af, t->name, t->ne, t->src_type, p->quantizable[i],
                                    (category)p->cat[i], &t->type, err);
     if (st != TL_OK)
       return st;

@@ -111,8 +111,8 @@ tl_status tl__desc_mixer_apply(tl__desc_mixer *x, tl_model_desc *m, tl_ftype fty
   return TL_OK;
 }
 
-tl_status tl_model_desc_from_hparams(const tl_hparams *hp, tl_ftype ftype, tl_model_desc **out,
-                                     tl_error *err)
+tl_status tl__model_desc_from_hparams_mixer(const tl_hparams *hp, tl_ftype ftype, tl_model_desc **out,
+                                            tl__desc_mixer **mixer, tl_error *err)
 {
   tl_model_desc *m = tl__calloc(1, sizeof *m);
   if (!m)
@@ -134,13 +134,22 @@ tl_status tl_model_desc_from_hparams(const tl_hparams *hp, tl_ftype ftype, tl_mo
   st = tl__desc_mixer_new(m, &x, err);
   if (st == TL_OK)
     st = tl__desc_mixer_apply(x, m, ftype, err);
-  tl__desc_mixer_free(x);
+  if (st != TL_OK || !mixer)
+    tl__desc_mixer_free(x);
   if (st != TL_OK) {
     tl_model_desc_free(m);
     return st;
   }
+  if (mixer)
+    *mixer = x;
   *out = m;
   return TL_OK;
+}
+
+tl_status tl_model_desc_from_hparams(const tl_hparams *hp, tl_ftype ftype, tl_model_desc **out,
+                                     tl_error *err)
+{
+  return tl__model_desc_from_hparams_mixer(hp, ftype, out, NULL, err);
 }
 
 /* GGUF alignment of tensor data when general.alignment is absent (spec). */

@@ -72,12 +72,13 @@ tl_status tl_fit_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_se
 /* The entry as tune opens it: a registry description at TL__OPEN_FTYPE
  * carrying the entry's name, id and license (entries outside the registry go
  * through tl_model_desc_from_catalog, which shapes them from their size). */
-static tl_status open_entry(const tl_catalog *c, const tl_catalog_entry *e, tl_model_desc **out, tl_error *err)
+static tl_status open_entry(const tl_catalog *c, const tl_catalog_entry *e, tl_model_desc **out,
+                            tl__desc_mixer **mixer, tl_error *err)
 {
   if (!e->in_registry)
     return tl_model_desc_from_catalog(c, e->id, TL__OPEN_FTYPE, out, err);
   tl_model_desc *m = NULL;
-  tl_status st = tl_model_desc_from_hparams(&e->hp, TL__OPEN_FTYPE, &m, err);
+  tl_status st = tl__model_desc_from_hparams_mixer(&e->hp, TL__OPEN_FTYPE, &m, mixer, err);
   if (st != TL_OK)
     return st;
   m->source_kind = TL_SOURCE_CATALOG;
@@ -140,6 +141,16 @@ typedef struct fit_job {
   int nomem;            /* set when an allocation failed (atomic) */
 } fit_job;
 
+/* Whether tl_model_desc_from_hparams(hp) keeps hp as it is (no guess, and
+ * hp already final): then it rebuilds the tensors of a description of hp. */
+static bool same_when_rebuilt(const tl_hparams *hp)
+{
+  if (hp->arch == TL_ARCH_UNKNOWN && hp->n_layer == 0 && hp->n_params_hint > 0)
+    return false;
+  tl_hparams again = *hp;
+  return tl_hparams_finalize(&again, NULL) == TL_OK && memcmp(&again, hp, sizeof again) == 0;
+}
+
 static void plan_entry(fit_job *j, size_t i)
 {
   const tl_catalog_entry *e = tl_catalog_at(j->c, i);
@@ -148,8 +159,9 @@ static void plan_entry(fit_job *j, size_t i)
   /* opened once at TL__OPEN_FTYPE (as tune opens it), re-typed to every
    * mixture of the ladder (as tune re-types a catalog model) */
   tl_model_desc *base = NULL;
+  tl__desc_mixer *base_mx = NULL;
   tl_error e2;
-  tl_status st = open_entry(j->c, e, &base, &e2);
+  tl_status st = open_entry(j->c, e, &base, &base_mx, &e2);
   if (st != TL_OK) {
     if (st == TL_ENOMEM)
       __atomic_store_n(&j->nomem, 1, __ATOMIC_RELAXED);
@@ -163,16 +175,25 @@ static void plan_entry(fit_job *j, size_t i)
    * (tl__desc_mixer_apply gives exactly tl__desc_retype's description). */
   tl_model_desc *work = NULL;
   tl__desc_mixer *mx = NULL;
-  st = tl__desc_retype(base, base->ftype, &work, &e2);
-  if (st == TL_OK)
-    st = tl__desc_mixer_new(work, &mx, &e2);
-  if (st == TL_ENOMEM)
-    __atomic_store_n(&j->nomem, 1, __ATOMIC_RELAXED);
+  if (base_mx && same_when_rebuilt(&base->hp)) {
+    /* a registry entry whose hyperparameters are final: re-typing rebuilds
+     * exactly its tensors, so the entry's own description is re-typed in place */
+    work = base;
+    mx = base_mx;
+    base_mx = NULL;
+  } else {
+    st = tl__desc_retype(base, base->ftype, &work, &e2);
+    if (st == TL_OK)
+      st = tl__desc_mixer_new(work, &mx, &e2);
+    if (st == TL_ENOMEM)
+      __atomic_store_n(&j->nomem, 1, __ATOMIC_RELAXED);
+  }
   for (size_t k = 0; k < j->nft && st != TL_ENOMEM; k++) {
     size_t at = i * j->nft + k;
     tl_model_desc *m = NULL;
     const tl_model_desc *use = base;
     st = TL_OK;
+    /* (when work is base, base->ftype is the mixture it was last typed to) */
     if (!(e->in_registry && j->ft[k] == base->ftype)) {
       if (mx) {
         st = tl__desc_mixer_apply(mx, work, j->ft[k], &e2);
@@ -198,7 +219,9 @@ static void plan_entry(fit_job *j, size_t i)
     tl_model_desc_free(m);
   }
   tl__desc_mixer_free(mx);
-  tl_model_desc_free(work);
+  tl__desc_mixer_free(base_mx);
+  if (work != base)
+    tl_model_desc_free(work);
   tl_model_desc_free(base);
 }
 

@@ -36,6 +36,14 @@ typedef struct tl__pmodel {
       bool set;
     } compute[4];
     uint64_t file_bytes; /* tl_model_desc_predict_file_bytes, 0 until asked */
+    /* The tensors' part of the engine's compute figure (its matmul scratch),
+     * which does not depend on the context: the figure for the model less
+     * the figure for the same model without tensors, at these settings.
+     * checks: 0 unknown, 1 taken once, 2 confirmed at a second context,
+     * -1 found to depend on it (not used). */
+    uint32_t scan_threads, scan_ubatch, scan_parallel;
+    uint64_t scan_part;
+    int scan_checks;
   } *memo, memo_store;
 } tl__pmodel;
 

@@ -57,6 +57,39 @@ static uint64_t kv_cells(const tl_plan_settings *s, const tl_kv_layer *l)
   return seq * s->n_parallel;
 }
 
+/* tl__engine_compute_bytes(m, ...) is the figure for m's hyperparameters
+ * (forward-pass state, per-thread and attention scratch, logits: O(1)) plus
+ * the largest matmul scratch any tensor needs (a scan of every tensor, with
+ * no dependence on the context). The plan asks for it at many contexts: the
+ * tensors' part is taken once per model and settings, as the difference
+ * from the same description without tensors, and confirmed once at a second
+ * context (if it ever differed there, every figure is the full call's). */
+static uint64_t engine_compute_split(struct tl__pmodel_memo *memo, const tl_model_desc *m,
+                                     const tl_plan_settings *s)
+{
+  tl_model_desc bare = *m;
+  bare.tensors = NULL;
+  bare.n_tensors = 0;
+  uint64_t head = tl__engine_compute_bytes(&bare, s->n_threads, s->n_ctx, s->n_ubatch, s->n_parallel);
+  bool same = memo->scan_checks > 0 && memo->scan_threads == s->n_threads && memo->scan_ubatch == s->n_ubatch &&
+              memo->scan_parallel == s->n_parallel;
+  if (same && memo->scan_checks == 2)
+    return head + memo->scan_part;
+  uint64_t full = tl__engine_compute_bytes(m, s->n_threads, s->n_ctx, s->n_ubatch, s->n_parallel);
+  if (memo->scan_checks < 0)
+    return full;
+  if (same) {
+    memo->scan_checks = full - head == memo->scan_part ? 2 : -1;
+  } else {
+    memo->scan_threads = s->n_threads;
+    memo->scan_ubatch = s->n_ubatch;
+    memo->scan_parallel = s->n_parallel;
+    memo->scan_part = full - head;
+    memo->scan_checks = 1;
+  }
+  return full;
+}
+
 /* tl__engine_compute_bytes scans every tensor: remember its last figures
  * (placement asks for the same one for every device and every trial). */
 static uint64_t engine_compute(const tl__pmodel *pm, const tl_plan_settings *s)
@@ -67,7 +100,8 @@ static uint64_t engine_compute(const tl__pmodel *pm, const tl_plan_settings *s)
     if (c[i].set && c[i].n_threads == s->n_threads && c[i].n_ctx == s->n_ctx && c[i].n_ubatch == s->n_ubatch &&
         c[i].n_parallel == s->n_parallel)
       return c[i].bytes;
-  uint64_t b = tl__engine_compute_bytes(pm->m, s->n_threads, s->n_ctx, s->n_ubatch, s->n_parallel);
+  uint64_t b = c ? engine_compute_split(pm->memo, pm->m, s)
+                 : tl__engine_compute_bytes(pm->m, s->n_threads, s->n_ctx, s->n_ubatch, s->n_parallel);
   if (c) {
     /* oldest out: shift down, newest first */
     memmove(&c[1], &c[0], (n - 1) * sizeof c[0]);
