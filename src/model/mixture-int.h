@@ -25,7 +25,8 @@ void tl__mixture_prep_free(tl__mixture_prep *p);
 /* A registry description (tl_model_desc_from_hparams) prepared once for
  * re-typing: tl__desc_mixer_apply types its tensors under ftype exactly as
  * tl_model_desc_from_hparams(&m->hp, ftype) would (types, bytes, ftype,
- * counts), on m or on any description with the same tensors. The tensor
+ * counts), on m or on any description with the same tensors and
+ * hyperparameters. The tensor
  * names of the description it was made from must outlive the mixer. */
 typedef struct tl__desc_mixer tl__desc_mixer;
 tl_status tl__desc_mixer_new(const tl_model_desc *m, tl__desc_mixer **out, tl_error *err);

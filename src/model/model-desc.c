@@ -46,6 +46,8 @@ struct tl__desc_mixer {
   bool *f32;
   tl_mixture_ctx ctx;
   tl__mixture_prep *prep;
+  /* tl_model_desc_count's figures that do not depend on the types */
+  uint64_t n_params, n_params_active, n_params_token_embd;
 };
 
 void tl__desc_mixer_free(tl__desc_mixer *x)
@@ -76,6 +78,11 @@ tl_status tl__desc_mixer_new(const tl_model_desc *m, tl__desc_mixer **out, tl_er
     memcpy(x->mt[i].ne, t->ne, sizeof x->mt[i].ne);
     x->f32[i] = always_f32(t);
   }
+  tl_model_desc counted = *m; /* shares m's tensors: counting only reads them */
+  tl_model_desc_count(&counted);
+  x->n_params = counted.n_params;
+  x->n_params_active = counted.n_params_active;
+  x->n_params_token_embd = counted.n_params_token_embd;
   tl_mixture_ctx *ctx = &x->ctx;
   snprintf(ctx->arch, sizeof ctx->arch, "%s", m->hp.arch_name);
   ctx->n_layer = m->hp.n_layer;
@@ -101,13 +108,19 @@ tl_status tl__desc_mixer_apply(tl__desc_mixer *x, tl_model_desc *m, tl_ftype fty
     tl__error_prefix(err, "model: mixture %s", tl_ftype_name(ftype));
     return st;
   }
+  uint64_t bytes = 0;
   for (size_t i = 0; i < x->n; i++) {
     m->tensors[i].type = x->mt[i].type;
     m->tensors[i].bytes = x->mt[i].bytes;
+    bytes += x->mt[i].bytes;
   }
   m->ftype = ftype;
   m->ftype_known = true;
-  tl_model_desc_count(m);
+  /* tl_model_desc_count: the bytes summed, the parameters as counted once */
+  m->weight_bytes = bytes;
+  m->n_params = x->n_params;
+  m->n_params_active = x->n_params_active;
+  m->n_params_token_embd = x->n_params_token_embd;
   return TL_OK;
 }
 
