@@ -304,6 +304,14 @@ bool tl__mixture_fast_path_agrees(const char *name)
 
 /* ---- the context ---- */
 
+static bool is_70b(const tl_mixture_ctx *ctx)
+{
+  const char *a = ctx->arch;
+  return (strcmp(a, "llama") == 0 && ctx->n_layer == 80 && ctx->n_head != ctx->n_head_kv) ||
+         ((strcmp(a, "qwen2") == 0 || strcmp(a, "deci") == 0) && ctx->n_layer == 80) ||
+         (strcmp(a, "jais2") == 0 && ctx->n_layer == 68);
+}
+
 void tl_mixture_ctx_begin(tl_mixture_ctx *ctx, const char *const *names, size_t n)
 {
   ctx->has_output = false;
@@ -320,10 +328,7 @@ void tl_mixture_ctx_begin(tl_mixture_ctx *ctx, const char *const *names, size_t 
     if (c == CAT_OUTPUT)
       ctx->has_output = true;
   }
-  const char *a = ctx->arch;
-  ctx->is_70b = (strcmp(a, "llama") == 0 && ctx->n_layer == 80 && ctx->n_head != ctx->n_head_kv) ||
-                ((strcmp(a, "qwen2") == 0 || strcmp(a, "deci") == 0) && ctx->n_layer == 80) ||
-                (strcmp(a, "jais2") == 0 && ctx->n_layer == 68);
+  ctx->is_70b = is_70b(ctx);
 }
 
 static int cmp_blk(const char *a, const char *b)
@@ -715,7 +720,18 @@ tl_status tl__mixture_prepare(tl_mixture_ctx *ctx, const tl_mixture_tensor *tens
     p->quantizable[i] = q;
     p->cat[i] = (uint8_t)c;
   }
-  tl_mixture_ctx_begin(ctx, names, n);
+  /* tl_mixture_ctx_begin, from the categories just found (the same as its own) */
+  ctx->has_output = false;
+  ctx->n_attention_wv = 0;
+  ctx->i_attention_wv = ctx->i_ffn_down = ctx->i_ffn_gate = ctx->i_ffn_up = 0;
+  ctx->n_fallback = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (is_attn_v_like((category)p->cat[i]))
+      ctx->n_attention_wv++;
+    if (p->cat[i] == CAT_OUTPUT)
+      ctx->has_output = true;
+  }
+  ctx->is_70b = is_70b(ctx);
   p->has_output = ctx->has_output;
   p->is_70b = ctx->is_70b;
   p->n_attention_wv = ctx->n_attention_wv;

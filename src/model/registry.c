@@ -237,6 +237,28 @@ uint64_t tl_kv_bytes_per_token(const tl_hparams *hp, tl_qtype kv_type)
 
 /* ---- tensor lists ---------------------------------------------------------------- */
 
+/* What snprintf(name, n, "blk.%d.%s", il, rest) writes (most names: the
+ * general formatting is most of the time spent building tensor lists). */
+static void layer_name(char *name, size_t n, int il, const char *rest)
+{
+  char buf[24], *d = buf + sizeof buf;
+  unsigned v = il < 0 ? 0u - (unsigned)il : (unsigned)il;
+  do
+    *--d = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  if (il < 0)
+    *--d = '-';
+  size_t at = 0;
+  const char *parts[] = {"blk.", NULL, ".", rest};
+  size_t lens[] = {4, (size_t)(buf + sizeof buf - d), 1, strlen(rest)};
+  parts[1] = d;
+  for (size_t k = 0; k < 4; k++)
+    for (size_t i = 0; i < lens[k] && at + 1 < n; i++)
+      name[at++] = parts[k][i];
+  if (n)
+    name[at] = '\0';
+}
+
 void tl__tlist_add(tl__tlist *l, tl_tensor_role role, int32_t layer, uint32_t n_dims, int64_t ne0,
                    int64_t ne1, int64_t ne2, const char *fmt, ...)
 {
@@ -256,7 +278,10 @@ void tl__tlist_add(tl__tlist *l, tl_tensor_role role, int32_t layer, uint32_t n_
   memset(t, 0, sizeof *t);
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(t->name, sizeof t->name, fmt, ap);
+  if (strncmp(fmt, "blk.%d.", 7) == 0 && !strchr(fmt + 7, '%'))
+    layer_name(t->name, sizeof t->name, va_arg(ap, int), fmt + 7);
+  else
+    vsnprintf(t->name, sizeof t->name, fmt, ap);
   va_end(ap);
   t->type = TL_QTYPE_F32;
   t->n_dims = n_dims;
