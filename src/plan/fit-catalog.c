@@ -237,6 +237,14 @@ static void *fit_worker(void *arg)
   return NULL;
 }
 
+/* A rough cost of planning an entry: its layers (placement trials and
+ * tensors both grow with them) times its width. */
+static double plan_cost(const tl_catalog_entry *e)
+{
+  double layers = e->hp.n_layer ? e->hp.n_layer : 32;
+  return layers * (1.0 + (double)e->params_total / 1e9 / layers);
+}
+
 /* Threads for planning: the online CPUs, at most 8 (the plans are
  * independent; each thread allocates its own descriptions). */
 static size_t fit_threads(size_t jobs)
@@ -293,6 +301,16 @@ tl_status tl_fit_catalog(const tl_catalog *c, const tl_hw *hw, const tl_fit_quer
     }
     if (same[i] == i)
       todo[j.n_todo++] = i;
+  }
+  /* largest shapes first (by layers, then tensors' width), so that the
+   * threads finish together; rows land by catalog index whatever the order */
+  for (size_t a = 1; a < j.n_todo; a++) {
+    size_t v = todo[a], b = a;
+    while (b > 0 && plan_cost(tl_catalog_at(c, todo[b - 1])) < plan_cost(tl_catalog_at(c, v))) {
+      todo[b] = todo[b - 1];
+      b--;
+    }
+    todo[b] = v;
   }
   j.todo = todo;
   size_t nt = fit_threads(j.n_todo);
