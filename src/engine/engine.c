@@ -61,7 +61,9 @@ static size_t matmul_scratch(const tl__model *m, uint32_t n)
   size_t best = tl__cpu_matmul_scratch_bytes(m->output.type, n, m->output.ne0);
   for (uint32_t il = 0; il < m->hp.n_layer; il++) {
     const tl__layer *L = &m->layers[il];
-    const tl__weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    const tl__weight *ws[] = {&L->wq,     &L->wk,     &L->wv,       &L->wo,      &L->w_gate,
+                              &L->w_up,   &L->w_down, &L->gate_inp, &L->exp_gate, &L->exp_up,
+                              &L->exp_down};
     for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
       size_t b = tl__cpu_matmul_scratch_bytes(ws[i]->type, n, ws[i]->ne0);
       best = b > best ? b : best;
@@ -88,12 +90,12 @@ tl_status tl_engine_load(const char *path, const tl_engine_params *p, tl_engine 
     st = tl__error_set(err, TL_EUNSUPPORTED, "engine: '%s' is a big-endian GGUF", path);
     goto fail;
   }
-  if ((st = tl__llama_load(e->gguf, &e->model, err)) ||
+  if ((st = tl__model_load(e->gguf, &e->model, err)) ||
       (st = resolve_params(&e->prm, &e->model.hp, e->model.tensor_bytes, err)) ||
       (st = tl__rope_init(&e->rope, &e->model.hp, e->model.rope_freqs, err)))
     goto fail;
   const tl_hparams *hp = &e->model.hp;
-  tl__attn_shape shape = {hp->n_head, hp->n_head_kv, hp->head_dim_k, hp->head_dim_v, 0};
+  tl__attn_shape shape = {hp->n_head, hp->n_head_kv, hp->head_dim_k, hp->head_dim_v, 0, 0};
   size_t mm = matmul_scratch(&e->model, e->prm.n_ubatch);
   if ((st = tl__backend_cpu_create(e->prm.n_threads, e->prm.n_ctx, &shape, mm, &e->be, err)) ||
       (st = tl__state_init(&e->st, e->be, hp, e->prm.n_ubatch, err)) ||
@@ -127,7 +129,7 @@ void tl_engine_free(tl_engine *e)
   }
   tl__kv_deinit(&e->kv);
   tl__rope_deinit(&e->rope);
-  tl__llama_unload(&e->model);
+  tl__model_unload(&e->model);
   tl_gguf_close(e->gguf);
   tl__free(e);
 }

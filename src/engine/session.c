@@ -24,7 +24,7 @@ tl_status tl_engine_eval(tl_engine *e, const int32_t *tokens, uint32_t n, tl_err
     uint32_t m = n - i < u ? n - i : u;
     bool last = i + m == n;
     float *logits = all ? e->logits + (size_t)i * hp->n_vocab : (last ? e->logits : NULL);
-    tl__llama_forward(&e->model, e->be, &e->st, &e->kv, &e->rope, tokens + i, m, e->n_past,
+    e->model.forward(&e->model, e->be, &e->st, &e->kv, &e->rope, tokens + i, m, e->n_past,
                       logits, all);
     e->n_past += m;
   }
