@@ -127,6 +127,7 @@ static size_t read_numbers(const char *path, double *out, size_t cap)
 /* A Hugging Face reference model (tests/data/engine/README.md): the
  * directory converted to an F32 GGUF by tl_convert, tokens.txt, logits.txt
  * (every position), greedy.txt (16 ids, then the smallest top-1/top-2 gap).
+ * Each check runs on the converted file and on the directory loaded directly.
  * Tolerance 1e-4 relative to each row's largest |logit|, also for the MoE
  * models whose reference is float32 (meta.json reference_dtype; measured
  * 1.0e-6 mixtral, 9.1e-7 qwen3moe, 2.8e-7 .. 7.5e-7 the float64 ones). The greedy
@@ -227,6 +228,12 @@ static void each_case(case_fn fn)
       continue;
     print_message("case %s\n", de->d_name);
     fn(&f);
+    if (access(hf, R_OK) == 0 && access(cf, R_OK) != 0) {
+      /* the same checks on the directory itself, loaded without a GGUF */
+      snprintf(f.model, sizeof f.model, "%s", dir);
+      print_message("case %s (directory)\n", de->d_name);
+      fn(&f);
+    }
     n++;
   }
   closedir(d);

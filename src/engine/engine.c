@@ -3,6 +3,7 @@
  * buffer once, and reporting what was allocated by memory category. The
  * forward pass is in model-llama.c, evaluation in session.c. */
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/alloc-int.h"
@@ -10,6 +11,7 @@
 #include "base/log-int.h"
 #include "engine/cpu/kernels.h"
 #include "engine/engine-int.h"
+#include "tailor/convert.h"
 #include "tailor/quant.h"
 
 void tl_engine_params_init(tl_engine_params *p)
@@ -83,7 +85,11 @@ tl_status tl_engine_load(const char *path, const tl_engine_params *p, tl_engine 
   } else {
     tl_engine_params_init(&e->prm);
   }
-  tl_status st = tl_gguf_open(path, &e->gguf, err);
+  /* a Hugging Face directory is seen through the conversion's view */
+  struct stat sb;
+  bool is_dir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+  tl_status st = is_dir ? tl_convert_open_view(path, &e->gguf, NULL, err)
+                        : tl_gguf_open(path, &e->gguf, err);
   if (st)
     goto fail;
   if (tl_gguf_is_big_endian(e->gguf)) {
@@ -146,7 +152,10 @@ void tl_engine_memory(const tl_engine *e, tl_engine_mem *out)
   out->kv_cache = e->kv.bytes;
   out->compute = e->be->bytes_alloc + (uint64_t)e->st.n_ubatch * sizeof(int32_t);
   /* The mapped header and metadata, and the engine's own tables. */
-  out->overhead = tl_gguf_file_size(e->gguf) - e->model.tensor_bytes + sizeof *e +
+  /* a directory's view holds only the header: its tensors lie elsewhere */
+  uint64_t fs = tl_gguf_file_size(e->gguf);
+  uint64_t meta = tl_gguf_data_offset(e->gguf) >= fs ? fs : fs - e->model.tensor_bytes;
+  out->overhead = meta + sizeof *e +
                   (uint64_t)hp->n_layer * sizeof(tl__layer) + (hp->n_rot / 2) * sizeof(double) +
                   sizeof(tl__backend);
   out->total = out->weights + out->kv_cache + out->compute + out->overhead;
