@@ -1,5 +1,6 @@
-/* The built-in inference engine: load a GGUF model memory-mapped, run its
- * forward pass (llama, qwen2, qwen3 families) over a KV cache, sample tokens,
+/* The built-in inference engine: load a GGUF model (or a Hugging Face
+ * directory) memory-mapped, run its forward pass (llama, qwen2, qwen3,
+ * mixtral, qwen3moe, gemma3, phi3) over a KV cache, sample tokens,
  * and render chat prompts. One engine holds one model and one sequence (its
  * KV cache); every buffer is sized at load, so evaluating tokens allocates
  * nothing. Functions on one engine must not be called from several threads
@@ -84,7 +85,8 @@ typedef struct tl_engine_mem {
 
 /* Opens the GGUF file at path, maps it read-only, validates every tensor the
  * architecture needs (name, type, shape) and allocates the KV cache and the
- * scratch. TL_EUNSUPPORTED for an architecture or tensor type the engine does
+ * scratch. path may also be a Hugging Face model directory, seen through
+ * tl_convert_open_view (tailor/convert.h). TL_EUNSUPPORTED for an architecture or tensor type the engine does
  * not run; TL_EFORMAT for a missing or misshapen tensor; TL_ECONFIG for bad
  * params. Free with tl_engine_free. */
 tl_status tl_engine_load(const char *path, const tl_engine_params *p, tl_engine **out,
