@@ -112,10 +112,14 @@ int main(int argc, char **argv)
     struct {
       const char *n;
       uint64_t r, c;
-    } L[] = {{"input_layernorm.weight", s.n_embd, 0},        {"self_attn.q_proj.weight", q, s.n_embd},
-             {"self_attn.k_proj.weight", kv, s.n_embd},      {"self_attn.v_proj.weight", kv, s.n_embd},
-             {"self_attn.o_proj.weight", s.n_embd, q},       {"post_attention_layernorm.weight", s.n_embd, 0},
-             {"mlp.gate_proj.weight", s.n_ff, s.n_embd},     {"mlp.up_proj.weight", s.n_ff, s.n_embd},
+    } L[] = {{"input_layernorm.weight", s.n_embd, 0},
+             {"self_attn.q_proj.weight", q, s.n_embd},
+             {"self_attn.k_proj.weight", kv, s.n_embd},
+             {"self_attn.v_proj.weight", kv, s.n_embd},
+             {"self_attn.o_proj.weight", s.n_embd, q},
+             {"post_attention_layernorm.weight", s.n_embd, 0},
+             {"mlp.gate_proj.weight", s.n_ff, s.n_embd},
+             {"mlp.up_proj.weight", s.n_ff, s.n_embd},
              {"mlp.down_proj.weight", s.n_embd, s.n_ff}};
     for (size_t k = 0; k < sizeof L / sizeof L[0]; k++) {
       snprintf(t[n].name, 96, "model.layers.%u.%s", l, L[k].n);
@@ -135,13 +139,17 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < n; i++) {
     uint64_t bytes = t[i].rows * (t[i].cols ? t[i].cols : 1) * (uint64_t)esz;
     if (t[i].cols)
-      hl += (size_t)snprintf(h + hl, hcap - hl, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%llu,%llu],\"data_offsets\":[%llu,%llu]}",
-                             t[i].name, st_dtype, (unsigned long long)t[i].rows, (unsigned long long)t[i].cols,
-                             (unsigned long long)off, (unsigned long long)(off + bytes));
+      hl += (size_t)snprintf(
+          h + hl, hcap - hl,
+          ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%llu,%llu],\"data_offsets\":[%llu,%llu]}",
+          t[i].name, st_dtype, (unsigned long long)t[i].rows, (unsigned long long)t[i].cols,
+          (unsigned long long)off, (unsigned long long)(off + bytes));
     else
-      hl += (size_t)snprintf(h + hl, hcap - hl, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%llu],\"data_offsets\":[%llu,%llu]}",
-                             t[i].name, st_dtype, (unsigned long long)t[i].rows, (unsigned long long)off,
-                             (unsigned long long)(off + bytes));
+      hl += (size_t)snprintf(
+          h + hl, hcap - hl,
+          ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%llu],\"data_offsets\":[%llu,%llu]}", t[i].name,
+          st_dtype, (unsigned long long)t[i].rows, (unsigned long long)off,
+          (unsigned long long)(off + bytes));
     off += bytes;
   }
   hl += (size_t)snprintf(h + hl, hcap - hl, "}");
@@ -189,17 +197,22 @@ int main(int argc, char **argv)
     perror(path);
     return 1;
   }
-  fprintf(f,
-          "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n  \"model_type\": \"llama\",\n"
-          "  \"hidden_size\": %u,\n  \"intermediate_size\": %u,\n  \"num_hidden_layers\": %u,\n"
-          "  \"num_attention_heads\": %u,\n  \"num_key_value_heads\": %u,\n  \"head_dim\": %u,\n"
-          "  \"vocab_size\": %u,\n  \"max_position_embeddings\": 131072,\n  \"rms_norm_eps\": 1e-05,\n"
-          "  \"rope_theta\": 500000.0,\n  \"rope_scaling\": {\"factor\": 32.0, \"high_freq_factor\": 4.0, "
-          "\"low_freq_factor\": 1.0, \"original_max_position_embeddings\": 8192, \"rope_type\": \"llama3\"},\n"
-          "  \"tie_word_embeddings\": true,\n  \"bos_token_id\": 128000,\n  \"eos_token_id\": 128001,\n"
-          "  \"torch_dtype\": \"%s\"\n}\n",
-          s.n_embd, s.n_ff, s.n_layer, s.n_head, s.n_head_kv, s.head_dim, s.n_vocab,
-          esz == 4 ? "float32" : f16 ? "float16" : "bfloat16");
+  fprintf(
+      f,
+      "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n  \"model_type\": \"llama\",\n"
+      "  \"hidden_size\": %u,\n  \"intermediate_size\": %u,\n  \"num_hidden_layers\": %u,\n"
+      "  \"num_attention_heads\": %u,\n  \"num_key_value_heads\": %u,\n  \"head_dim\": %u,\n"
+      "  \"vocab_size\": %u,\n  \"max_position_embeddings\": 131072,\n  \"rms_norm_eps\": 1e-05,\n"
+      "  \"rope_theta\": 500000.0,\n  \"rope_scaling\": {\"factor\": 32.0, \"high_freq_factor\": "
+      "4.0, "
+      "\"low_freq_factor\": 1.0, \"original_max_position_embeddings\": 8192, \"rope_type\": "
+      "\"llama3\"},\n"
+      "  \"tie_word_embeddings\": true,\n  \"bos_token_id\": 128000,\n  \"eos_token_id\": 128001,\n"
+      "  \"torch_dtype\": \"%s\"\n}\n",
+      s.n_embd, s.n_ff, s.n_layer, s.n_head, s.n_head_kv, s.head_dim, s.n_vocab,
+      esz == 4 ? "float32"
+      : f16    ? "float16"
+               : "bfloat16");
   fclose(f);
   printf("%s: %zu tensors, %llu bytes of %s weights\n", dir, n, (unsigned long long)off, st_dtype);
   free(t);

@@ -24,8 +24,10 @@
 #include "tailor/gguf.h"
 #include "tailor/tokenizer.h"
 
-static const char *const models[] = {"llama", "llama3", "qwen2", "qwen3", "gemma3", "phi3", "mixtral", "qwen3moe"};
-static const char *const model_arch[] = {"llama", "llama", "qwen2", "qwen3", "gemma3", "phi3", "llama", "qwen3moe"};
+static const char *const models[] = {"llama",  "llama3", "qwen2",   "qwen3",
+                                     "gemma3", "phi3",   "mixtral", "qwen3moe"};
+static const char *const model_arch[] = {"llama",  "llama", "qwen2", "qwen3",
+                                         "gemma3", "phi3",  "llama", "qwen3moe"};
 #define N_MODELS (sizeof models / sizeof models[0])
 
 static char *model_dir(const char *name)
@@ -48,9 +50,14 @@ static void model_hparams(const char *dir, tl_hparams *hp)
   free(cfg);
 }
 
-static tl_status convert(const char *in, const char *out, tl_ftype ft, bool vocab_only, tl_error *err)
+static tl_status convert(const char *in, const char *out, tl_ftype ft, bool vocab_only,
+                         tl_error *err)
 {
-  tl_convert_params p = {.input_dir = in, .output_path = out, .ftype = ft, .n_threads = 2, .report = true,
+  tl_convert_params p = {.input_dir = in,
+                         .output_path = out,
+                         .ftype = ft,
+                         .n_threads = 2,
+                         .report = true,
                          .vocab_only = vocab_only};
   return tl_convert(&p, NULL, err);
 }
@@ -141,7 +148,10 @@ static void check_file(const char *path, const char *dir, const char *arch, tl_f
     bool f32 = reg[i].n_dims < 2 || ft == TL_FTYPE_ALL_F32 || strstr(reg[i].name, "ffn_gate_inp.");
     mt[i].src_type = f32 ? TL_QTYPE_F32 : ft == TL_FTYPE_BF16 ? TL_QTYPE_BF16 : TL_QTYPE_F16;
   }
-  tl_mixture_ctx ctx = {.n_layer = hp.n_layer, .n_expert = hp.n_expert, .n_head = hp.n_head, .n_head_kv = hp.n_head_kv};
+  tl_mixture_ctx ctx = {.n_layer = hp.n_layer,
+                        .n_expert = hp.n_expert,
+                        .n_head = hp.n_head,
+                        .n_head_kv = hp.n_head_kv};
   snprintf(ctx.arch, sizeof ctx.arch, "%s", arch);
   assert_int_equal(tl_mixture_assign(ft, &ctx, mt, n_reg, NULL), TL_OK);
   uint64_t bytes = 0, end = 0;
@@ -152,8 +162,8 @@ static void check_file(const char *path, const char *dir, const char *arch, tl_f
     for (int d = 0; d < 4; d++)
       assert_int_equal(t->ne[d], reg[i].ne[d]);
     if (t->type != mt[i].type)
-      fail_msg("%s %s: '%s' is %s, the mixture says %s", path, tl_ftype_name(ft), t->name, tl_qtype_name(t->type),
-               tl_qtype_name(mt[i].type));
+      fail_msg("%s %s: '%s' is %s, the mixture says %s", path, tl_ftype_name(ft), t->name,
+               tl_qtype_name(t->type), tl_qtype_name(mt[i].type));
     assert_int_equal(t->bytes, mt[i].bytes);
     assert_int_equal(t->offset % 32, 0);
     assert_true(t->offset >= end); /* no overlap, in order */
@@ -168,8 +178,8 @@ static void check_file(const char *path, const char *dir, const char *arch, tl_f
     for (size_t i = 0; i < n_reg; i++) {
       assert_string_equal(m->tensors[i].name, reg[i].name);
       if (m->tensors[i].type != mt[i].type)
-        fail_msg("%s %s: '%s' is %s, tl_model_desc_from_hparams says %s", path, tl_ftype_name(ft), reg[i].name,
-                 tl_qtype_name(mt[i].type), tl_qtype_name(m->tensors[i].type));
+        fail_msg("%s %s: '%s' is %s, tl_model_desc_from_hparams says %s", path, tl_ftype_name(ft),
+                 reg[i].name, tl_qtype_name(mt[i].type), tl_qtype_name(m->tensors[i].type));
     }
     assert_int_equal(m->weight_bytes, bytes);
     tl_model_desc_free(m);
@@ -183,8 +193,8 @@ static void check_file(const char *path, const char *dir, const char *arch, tl_f
 static void test_reference_models(void **state)
 {
   (void)state;
-  static const tl_ftype fts[] = {TL_FTYPE_ALL_F32, TL_FTYPE_F16, TL_FTYPE_Q8_0, TL_FTYPE_Q4_K_M, TL_FTYPE_BF16,
-                                 TL_FTYPE_Q6_K, TL_FTYPE_Q5_K_S, TL_FTYPE_Q4_0};
+  static const tl_ftype fts[] = {TL_FTYPE_ALL_F32, TL_FTYPE_F16,  TL_FTYPE_Q8_0,   TL_FTYPE_Q4_K_M,
+                                 TL_FTYPE_BF16,    TL_FTYPE_Q6_K, TL_FTYPE_Q5_K_S, TL_FTYPE_Q4_0};
   const char *tmp = th_tmpdir();
   for (size_t m = 0; m < N_MODELS; m++) {
     char *dir = model_dir(models[m]);
@@ -262,8 +272,8 @@ static float rounded(tl_qtype t, float x)
   return x;
 }
 
-/* The Hugging Face name of a GGUF tensor of these models (the mapping under test, written out independently);
- * for stacked experts, that of expert `expert`. */
+/* The Hugging Face name of a GGUF tensor of these models (the mapping under test, written out
+ * independently); for stacked experts, that of expert `expert`. */
 static void hf_name(const char *arch, const char *gguf, int expert, char *out, size_t cap)
 {
   int l;
@@ -275,12 +285,18 @@ static void hf_name(const char *arch, const char *gguf, int expert, char *out, s
   else if (!strcmp(gguf, "output.weight"))
     snprintf(out, cap, "lm_head.weight");
   else if (sscanf(gguf, "blk.%d.%63[^.].%15s", &l, base, kind) == 3) {
-    static const char *const map[][2] = {
-        {"attn_norm", "input_layernorm"}, {"attn_q", "self_attn.q_proj"}, {"attn_k", "self_attn.k_proj"},
-        {"attn_v", "self_attn.v_proj"}, {"attn_output", "self_attn.o_proj"}, {"attn_qkv", "self_attn.qkv_proj"},
-        {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"}, {"ffn_gate", "mlp.gate_proj"},
-        {"ffn_down", "mlp.down_proj"}, {"post_ffw_norm", "post_feedforward_layernorm"},
-        {"post_attention_norm", "post_attention_layernorm"}};
+    static const char *const map[][2] = {{"attn_norm", "input_layernorm"},
+                                         {"attn_q", "self_attn.q_proj"},
+                                         {"attn_k", "self_attn.k_proj"},
+                                         {"attn_v", "self_attn.v_proj"},
+                                         {"attn_output", "self_attn.o_proj"},
+                                         {"attn_qkv", "self_attn.qkv_proj"},
+                                         {"attn_q_norm", "self_attn.q_norm"},
+                                         {"attn_k_norm", "self_attn.k_norm"},
+                                         {"ffn_gate", "mlp.gate_proj"},
+                                         {"ffn_down", "mlp.down_proj"},
+                                         {"post_ffw_norm", "post_feedforward_layernorm"},
+                                         {"post_attention_norm", "post_attention_layernorm"}};
     const char *h = NULL;
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
       if (!strcmp(map[i][0], base))
@@ -297,8 +313,9 @@ static void hf_name(const char *arch, const char *gguf, int expert, char *out, s
                                           {"ffn_down_exps", "w2", "down_proj"}};
     for (size_t i = 0; i < 3; i++)
       if (!strcmp(exps[i][0], base)) {
-        snprintf(out, cap, mixtral ? "model.layers.%d.block_sparse_moe.experts.%d.%s.%s"
-                                   : "model.layers.%d.mlp.experts.%d.%s.%s",
+        snprintf(out, cap,
+                 mixtral ? "model.layers.%d.block_sparse_moe.experts.%d.%s.%s"
+                         : "model.layers.%d.mlp.experts.%d.%s.%s",
                  l, expert, mixtral ? exps[i][1] : exps[i][2], kind);
         return;
       }
@@ -359,7 +376,8 @@ static void check_f32_data(size_t m, const char *in, tl_qtype stored)
         src = read_source(dir, hf, &ns);
       }
       assert_int_equal(ns, n);
-      bool permuted = hp.arch == TL_ARCH_LLAMA && (strstr(t->name, "attn_q.") || strstr(t->name, "attn_k."));
+      bool permuted =
+          hp.arch == TL_ARCH_LLAMA && (strstr(t->name, "attn_q.") || strstr(t->name, "attn_k."));
       bool plus_one = hp.arch == TL_ARCH_GEMMA3 && strstr(t->name, "norm.weight");
       int64_t rows = n / t->ne[0];
       uint32_t heads = strstr(t->name, "attn_q.") ? hp.n_head : hp.n_head_kv;
@@ -375,7 +393,8 @@ static void check_f32_data(size_t m, const char *in, tl_qtype stored)
           float got;
           memcpy(&got, &x[r * t->ne[0] + c], sizeof got);
           if (memcmp(&want, &got, sizeof got) != 0)
-            fail_msg("%s '%s' [%lld, %lld]: %g, source %g", models[m], t->name, (long long)r, (long long)c, got, want);
+            fail_msg("%s '%s' [%lld, %lld]: %g, source %g", models[m], t->name, (long long)r,
+                     (long long)c, got, want);
         }
       }
       checked++;
@@ -420,8 +439,9 @@ static void write_sharded_copy(size_t m, const char *dst, tl_qtype stored)
         json_array_append_new(shape, json_integer(l.v[i].ne[d]));
       uint64_t bytes = l.v[i].bytes / 2;
       json_object_set_new(hdr, l.v[i].name,
-                          json_pack("{s:s, s:o, s:[I, I]}", "dtype", stored == TL_QTYPE_BF16 ? "BF16" : "F16", "shape",
-                                    shape, "data_offsets", (json_int_t)off, (json_int_t)(off + bytes)));
+                          json_pack("{s:s, s:o, s:[I, I]}", "dtype",
+                                    stored == TL_QTYPE_BF16 ? "BF16" : "F16", "shape", shape,
+                                    "data_offsets", (json_int_t)off, (json_int_t)(off + bytes)));
       json_object_set_new(map, l.v[i].name, json_string(name));
       off += bytes;
     }
@@ -445,7 +465,8 @@ static void write_sharded_copy(size_t m, const char *dst, tl_qtype stored)
     free(h);
     json_decref(hdr);
   }
-  write_json(dst, "model.safetensors.index.json", json_pack("{s:{}, s:o}", "metadata", "weight_map", map));
+  write_json(dst, "model.safetensors.index.json",
+             json_pack("{s:{}, s:o}", "metadata", "weight_map", map));
   snprintf(p, sizeof p, "%s/config.json", dir);
   char *cfg = th_read_file(p, &len);
   snprintf(p, sizeof p, "%s/config.json", dst);
@@ -496,9 +517,10 @@ static void test_gaussian_error(void **state)
     tl_qtype t;
     double bound;
   } rows[] = {
-      {TL_QTYPE_F16, 0.0003}, {TL_QTYPE_BF16, 0.0025}, {TL_QTYPE_Q8_0, 0.007}, {TL_QTYPE_Q6_K, 0.02},
-      {TL_QTYPE_Q5_1, 0.042}, {TL_QTYPE_Q5_0, 0.045},  {TL_QTYPE_Q5_K, 0.040}, {TL_QTYPE_Q4_1, 0.085},
-      {TL_QTYPE_Q4_0, 0.095}, {TL_QTYPE_Q4_K, 0.075},
+      {TL_QTYPE_F16, 0.0003}, {TL_QTYPE_BF16, 0.0025}, {TL_QTYPE_Q8_0, 0.007},
+      {TL_QTYPE_Q6_K, 0.02},  {TL_QTYPE_Q5_1, 0.042},  {TL_QTYPE_Q5_0, 0.045},
+      {TL_QTYPE_Q5_K, 0.040}, {TL_QTYPE_Q4_1, 0.085},  {TL_QTYPE_Q4_0, 0.095},
+      {TL_QTYPE_Q4_K, 0.075},
   };
   const int64_t n = 256 * 64;
   float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
@@ -547,11 +569,12 @@ static void link_model(const char *dir, const char *model)
 /* A config.json for a vocabulary-only conversion. */
 static void write_config(const char *dir, const char *model_type, uint32_t n_vocab)
 {
-  json_t *c = json_pack("{s:s, s:[s], s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:i}", "model_type", model_type,
-                        "architectures", "LlamaForCausalLM", "hidden_size", 64, "intermediate_size", 128,
-                        "num_hidden_layers", 1, "num_attention_heads", 4, "num_key_value_heads", 4, "vocab_size",
-                        (int)n_vocab, "rms_norm_eps", 1e-5, "rope_theta", 10000.0, "max_position_embeddings", 256,
-                        "bos_token_id", 1);
+  json_t *c =
+      json_pack("{s:s, s:[s], s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:i}", "model_type",
+                model_type, "architectures", "LlamaForCausalLM", "hidden_size", 64,
+                "intermediate_size", 128, "num_hidden_layers", 1, "num_attention_heads", 4,
+                "num_key_value_heads", 4, "vocab_size", (int)n_vocab, "rms_norm_eps", 1e-5,
+                "rope_theta", 10000.0, "max_position_embeddings", 256, "bos_token_id", 1);
   write_json(dir, "config.json", c);
 }
 
@@ -599,7 +622,8 @@ static void spm_merges(const tl_gguf *src, json_t *merges)
   qsort(m, nm, sizeof *m, cmp_merge);
   for (size_t i = 0; i < nm; i++) {
     size_t ll, rl;
-    const char *l = tl_tokenizer_token_text(tk, m[i].left, &ll), *r = tl_tokenizer_token_text(tk, m[i].right, &rl);
+    const char *l = tl_tokenizer_token_text(tk, m[i].left, &ll),
+               *r = tl_tokenizer_token_text(tk, m[i].right, &rl);
     json_t *pair = json_array();
     json_array_append_new(pair, json_stringn(l, ll));
     json_array_append_new(pair, json_stringn(r, rl));
@@ -614,7 +638,8 @@ static void roundtrip_vocab(const char *vocab_file, bool byte_level)
 {
   tl_gguf *src;
   assert_int_equal(tl_gguf_open(th_data_path(vocab_file), &src, NULL), TL_OK);
-  int64_t kt = tl_gguf_find_kv(src, "tokenizer.ggml.tokens"), ky = tl_gguf_find_kv(src, "tokenizer.ggml.token_type");
+  int64_t kt = tl_gguf_find_kv(src, "tokenizer.ggml.tokens"),
+          ky = tl_gguf_find_kv(src, "tokenizer.ggml.token_type");
   int64_t km = tl_gguf_find_kv(src, "tokenizer.ggml.merges");
   assert_true(kt >= 0 && ky >= 0);
   tl_gguf_type et;
@@ -629,8 +654,8 @@ static void roundtrip_vocab(const char *vocab_file, bool byte_level)
     assert_true(tl_gguf_arr_i64(src, (size_t)ky, i, &type));
     char *tok = strndup(s, len);
     if (type == 3 || type == 4)
-      json_array_append_new(added, json_pack("{s:I, s:s, s:b}", "id", (json_int_t)i, "content", tok, "special",
-                                             type == 3));
+      json_array_append_new(added, json_pack("{s:I, s:s, s:b}", "id", (json_int_t)i, "content", tok,
+                                             "special", type == 3));
     else
       json_object_set_new(vocab, tok, json_integer((json_int_t)i));
     free(tok);
@@ -654,8 +679,9 @@ static void roundtrip_vocab(const char *vocab_file, bool byte_level)
   }
   json_t *tj = json_pack("{s:o, s:o}", "model", model, "added_tokens", added);
   if (byte_level)
-    json_object_set_new(tj, "pre_tokenizer",
-                        json_pack("{s:s, s:b, s:b}", "type", "ByteLevel", "add_prefix_space", 0, "use_regex", 1));
+    json_object_set_new(
+        tj, "pre_tokenizer",
+        json_pack("{s:s, s:b, s:b}", "type", "ByteLevel", "add_prefix_space", 0, "use_regex", 1));
   const char *dir = th_tmpdir();
   write_json(dir, "tokenizer.json", tj);
   write_config(dir, "llama", (uint32_t)n);
@@ -676,7 +702,8 @@ static void roundtrip_vocab(const char *vocab_file, bool byte_level)
     assert_true(tl_gguf_get_str(g, "tokenizer.ggml.pre", &s, &len));
     assert_memory_equal(s, "gpt-2", len);
   }
-  static const char *const keys[] = {"tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.merges"};
+  static const char *const keys[] = {"tokenizer.ggml.tokens", "tokenizer.ggml.token_type",
+                                     "tokenizer.ggml.merges"};
   for (size_t k = 0; k < 3; k++) {
     int64_t a = tl_gguf_find_kv(src, keys[k]), b = tl_gguf_find_kv(g, keys[k]);
     if (a < 0) {
@@ -697,13 +724,15 @@ static void roundtrip_vocab(const char *vocab_file, bool byte_level)
         assert_true(tl_gguf_arr_str(src, (size_t)a, i, &x, &lx));
         assert_true(tl_gguf_arr_str(g, (size_t)b, i, &y, &ly));
         if (lx != ly || memcmp(x, y, lx) != 0)
-          fail_msg("%s %s[%llu]: '%.*s' vs '%.*s'", vocab_file, keys[k], (unsigned long long)i, (int)lx, x, (int)ly, y);
+          fail_msg("%s %s[%llu]: '%.*s' vs '%.*s'", vocab_file, keys[k], (unsigned long long)i,
+                   (int)lx, x, (int)ly, y);
       } else {
         int64_t x, y;
         assert_true(tl_gguf_arr_i64(src, (size_t)a, i, &x));
         assert_true(tl_gguf_arr_i64(g, (size_t)b, i, &y));
         if (x != y)
-          fail_msg("%s %s[%llu]: %lld vs %lld", vocab_file, keys[k], (unsigned long long)i, (long long)x, (long long)y);
+          fail_msg("%s %s[%llu]: %lld vs %lld", vocab_file, keys[k], (unsigned long long)i,
+                   (long long)x, (long long)y);
       }
     }
   }
@@ -741,8 +770,8 @@ static void roundtrip_vocab(const char *vocab_file, bool byte_level)
     line = nl ? nl + 1 : outs + out_len;
     assert_int_equal(tl_tokenizer_encode(tk, inp + pos, end - pos, 0, got, 512, &ng, NULL), TL_OK);
     if (ng != nw || memcmp(got, want, nw * sizeof *got) != 0)
-      fail_msg("%s: test input %zu ('%.*s') tokenizes differently after conversion", vocab_file, n_cases,
-               (int)(end - pos), inp + pos);
+      fail_msg("%s: test input %zu ('%.*s') tokenizes differently after conversion", vocab_file,
+               n_cases, (int)(end - pos), inp + pos);
     n_cases++;
     pos = mk ? end + sizeof sep - 1 : inp_len;
   }
@@ -793,10 +822,12 @@ static void byte_char(int b, char out[3])
  * is smaller than the tokenizer's, so this model gets a 250-token tokenizer. */
 static void expect_same_gguf(const tl_gguf *a, const tl_gguf *b, const char *skip, bool skip_tensors, const char *what);
 
-static void test_tokenizer_full_model(void **state)
+#define TEMPLATE                                                                                   \
+  "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+
+static char *make_tokenizer_model_dir(void)
 {
-  (void)state;
-  const char *dir = th_tmpdir();
+  char *dir = strdup(th_tmpdir());
   link_model(dir, "qwen2");
   json_t *vocab = json_object();
   char c[3];
@@ -807,7 +838,8 @@ static void test_tokenizer_full_model(void **state)
     byte_char((unsigned char)*p, c);
     json_object_set_new(vocab, c, json_integer(id++));
   }
-  static const char *const merge_list[][2] = {{"h", "e"}, {"l", "l"}, {"he", "ll"}, {"hell", "o"}, {"Ġ", "w"}};
+  static const char *const merge_list[][2] = {
+      {"h", "e"}, {"l", "l"}, {"he", "ll"}, {"hell", "o"}, {"Ġ", "w"}};
   json_t *merges = json_array();
   for (size_t i = 0; i < sizeof merge_list / sizeof merge_list[0]; i++) {
     char m[16];
@@ -815,23 +847,34 @@ static void test_tokenizer_full_model(void **state)
     json_object_set_new(vocab, m, json_integer(id++));
     json_array_append_new(merges, json_pack("[s, s]", merge_list[i][0], merge_list[i][1]));
   }
-  json_t *added = json_pack("[{s:i, s:s, s:b}, {s:i, s:s, s:b}]", "id", 250, "content", "<|im_start|>", "special", 1,
-                            "id", 251, "content", "<|im_end|>", "special", 1);
-  json_t *tj = json_pack("{s:{s:s, s:o, s:o}, s:o, s:{s:s, s:[{s:s, s:{s:s}}, {s:s, s:b, s:b}]}}", "model", "type",
-                         "BPE", "vocab", vocab, "merges", merges, "added_tokens", added, "pre_tokenizer", "type",
-                         "Sequence", "pretokenizers", "type", "Split", "pattern", "Regex",
-                         "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  json_t *added =
+      json_pack("[{s:i, s:s, s:b}, {s:i, s:s, s:b}]", "id", 250, "content", "<|im_start|>",
+                "special", 1, "id", 251, "content", "<|im_end|>", "special", 1);
+  json_t *tj = json_pack("{s:{s:s, s:o, s:o}, s:o, s:{s:s, s:[{s:s, s:{s:s}}, {s:s, s:b, s:b}]}}",
+                         "model", "type", "BPE", "vocab", vocab, "merges", merges, "added_tokens",
+                         added, "pre_tokenizer", "type", "Sequence", "pretokenizers", "type",
+                         "Split", "pattern", "Regex",
+                         "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+                         "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
                          "type", "ByteLevel", "add_prefix_space", 0, "use_regex", 0);
   write_json(dir, "tokenizer.json", tj);
-  const char *tmpl = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}";
   write_json(dir, "tokenizer_config.json",
-             json_pack("{s:s, s:s, s:b, s:s}", "eos_token", "<|im_end|>", "bos_token", "<|im_start|>",
-                       "add_bos_token", 0, "chat_template", tmpl));
+             json_pack("{s:s, s:s, s:b, s:s}", "eos_token", "<|im_end|>", "bos_token",
+                       "<|im_start|>", "add_bos_token", 0, "chat_template", TEMPLATE));
+  return dir;
+}
+
+static void test_tokenizer_full_model(void **state)
+{
+  (void)state;
+  char *dir = make_tokenizer_model_dir();
+  const char *tmpl = TEMPLATE;
   char out[4096];
   snprintf(out, sizeof out, "%s/model.gguf", dir);
   tl_error err = {0};
   tl_convert_summary s = {0};
-  tl_convert_params p = {.input_dir = dir, .output_path = out, .ftype = TL_FTYPE_Q8_0, .n_threads = 3};
+  tl_convert_params p = {
+      .input_dir = dir, .output_path = out, .ftype = TL_FTYPE_Q8_0, .n_threads = 3};
   if (tl_convert(&p, &s, &err) != TL_OK)
     fail_msg("%s", err.message);
   assert_true(s.has_tokenizer);
@@ -882,6 +925,51 @@ static void test_tokenizer_full_model(void **state)
   tl_gguf_close(view);
   tl_tokenizer_free(tk);
   tl_gguf_close(g);
+  free(dir);
+}
+
+/* Every allocation of a conversion (with a tokenizer, two threads) failing in
+ * turn: TL_ENOMEM, nothing leaked, no file left. jansson allocates outside
+ * the injection here: with its allocations failing, jansson 2.14's parser
+ * frees a pointer it did not allocate (AddressSanitizer, observed at the
+ * 211th allocation of this conversion). */
+static void test_alloc_failures(void **state)
+{
+  (void)state;
+  char *dir = make_tokenizer_model_dir(), out[4096];
+  snprintf(out, sizeof out, "%s/oom.gguf", dir);
+  tl_convert_params p = {.input_dir = dir,
+                         .output_path = out,
+                         .ftype = TL_FTYPE_Q4_K_M,
+                         .n_threads = 2,
+                         .report = true};
+  th_alloc_install(0);
+  json_set_alloc_funcs(malloc, free);
+  assert_int_equal(tl_convert(&p, NULL, NULL), TL_OK);
+  uint64_t total = th_alloc_count();
+  th_alloc_uninstall();
+  assert_true(total > 10);
+  for (uint64_t n = 1; n <= total; n++) {
+    unlink(out);
+    tl_error err;
+    tl_error_clear(&err);
+    th_alloc_install(n);
+    json_set_alloc_funcs(malloc, free);
+    tl_status st = tl_convert(&p, NULL, &err);
+    int64_t live = th_alloc_live();
+    th_alloc_uninstall();
+    if (st != TL_OK && st != TL_ENOMEM)
+      fail_msg("allocation %llu of %llu failed: %s", (unsigned long long)n,
+               (unsigned long long)total, err.message);
+    if (live != 0)
+      fail_msg("allocation %llu failed (%s): %lld blocks live", (unsigned long long)n,
+               tl_status_name(st), (long long)live);
+    struct stat sb;
+    if (st != TL_OK && stat(out, &sb) == 0)
+      fail_msg("allocation %llu failed (%s): the output file was left", (unsigned long long)n,
+               tl_status_name(st));
+  }
+  free(dir);
 }
 
 /* ---- the engine runs converted models ---- */
@@ -1097,8 +1185,9 @@ static void test_phi3_longrope(void **state)
     json_array_append_new(lf, json_real(1.0 + 0.5 * i));
     json_array_append_new(sf, json_real(1.0 + 0.125 * i));
   }
-  json_object_set_new(cfg, "rope_parameters", json_pack("{s:s, s:f, s:o, s:o}", "rope_type", "longrope", "rope_theta",
-                                                        10000.0, "long_factor", lf, "short_factor", sf));
+  json_object_set_new(cfg, "rope_parameters",
+                      json_pack("{s:s, s:f, s:o, s:o}", "rope_type", "longrope", "rope_theta",
+                                10000.0, "long_factor", lf, "short_factor", sf));
   json_object_set_new(cfg, "original_max_position_embeddings", json_integer(64));
   unlink(p);
   write_json(dir, "config.json", cfg);
@@ -1116,8 +1205,10 @@ static void test_phi3_longrope(void **state)
   uint32_t orig = 0;
   assert_true(tl_gguf_get_u32(g, "phi3.rope.scaling.original_context_length", &orig));
   assert_int_equal(orig, 64);
-  const tl_gguf_tensor *tlong = tl_gguf_tensor_at(g, (size_t)tl_gguf_find_tensor(g, "rope_factors_long.weight"));
-  const tl_gguf_tensor *tshort = tl_gguf_tensor_at(g, (size_t)tl_gguf_find_tensor(g, "rope_factors_short.weight"));
+  const tl_gguf_tensor *tlong =
+      tl_gguf_tensor_at(g, (size_t)tl_gguf_find_tensor(g, "rope_factors_long.weight"));
+  const tl_gguf_tensor *tshort =
+      tl_gguf_tensor_at(g, (size_t)tl_gguf_find_tensor(g, "rope_factors_short.weight"));
   assert_int_equal(tlong->type, TL_QTYPE_F32);
   assert_int_equal(tlong->ne[0], 8);
   for (int i = 0; i < 8; i++) {
@@ -1131,6 +1222,44 @@ static void test_phi3_longrope(void **state)
   assert_int_equal(tl_hparams_from_gguf(g, &hp, NULL), TL_OK);
   assert_int_equal(hp.rope_scaling, TL_ROPE_SCALING_LONGROPE);
   tl_gguf_close(g);
+  free(dir);
+}
+
+/* ---- chat templates ---- */
+
+static void expect_template(const char *dir, const char *want)
+{
+  char out[4096];
+  snprintf(out, sizeof out, "%s/t.gguf", dir);
+  tl_convert_summary sum;
+  tl_convert_params p = {
+      .input_dir = dir, .output_path = out, .ftype = TL_FTYPE_F16, .vocab_only = true};
+  assert_int_equal(tl_convert(&p, &sum, NULL), TL_OK);
+  assert_true(sum.has_chat_template);
+  assert_false(sum.has_tokenizer);
+  tl_gguf *g;
+  assert_int_equal(tl_gguf_open(out, &g, NULL), TL_OK);
+  const char *s;
+  size_t len;
+  assert_true(tl_gguf_get_str(g, "tokenizer.chat_template", &s, &len));
+  assert_int_equal(len, strlen(want));
+  assert_memory_equal(s, want, len);
+  tl_gguf_close(g);
+}
+
+/* Named templates (a list in tokenizer_config.json): the "default" one;
+ * chat_template.jinja wins over tokenizer_config.json. */
+static void test_chat_template(void **state)
+{
+  (void)state;
+  char *dir = strdup(th_tmpdir());
+  write_config(dir, "llama", 256);
+  write_json(dir, "tokenizer_config.json",
+             json_pack("{s:[{s:s, s:s}, {s:s, s:s}]}", "chat_template", "name", "tool_use",
+                       "template", "T", "name", "default", "template", "D"));
+  expect_template(dir, "D");
+  write_text(dir, "chat_template.jinja", "J {{ messages }}");
+  expect_template(dir, "J {{ messages }}");
   free(dir);
 }
 
@@ -1150,7 +1279,8 @@ static void test_errors(void **state)
   assert_non_null(strstr(err.message, "Q3_K_M"));
   free(llama);
   /* unknown architecture */
-  write_text(dir, "config.json", "{\"model_type\": \"mamba\", \"architectures\": [\"MambaForCausalLM\"]}");
+  write_text(dir, "config.json",
+             "{\"model_type\": \"mamba\", \"architectures\": [\"MambaForCausalLM\"]}");
   assert_int_equal(convert(dir, out, TL_FTYPE_F16, false, &err), TL_EUNSUPPORTED);
   assert_non_null(strstr(err.message, "mamba"));
   /* a tensor missing from the checkpoint: nothing is left behind */
@@ -1158,7 +1288,8 @@ static void test_errors(void **state)
   write_config(d2, "llama", 256);
   char p[4096];
   snprintf(p, sizeof p, "%s/model.safetensors", d2);
-  const char *hdr = "{\"model.embed_tokens.weight\":{\"dtype\":\"F32\",\"shape\":[256,64],\"data_offsets\":[0,65536]}}";
+  const char *hdr = "{\"model.embed_tokens.weight\":{\"dtype\":\"F32\",\"shape\":[256,64],\"data_"
+                    "offsets\":[0,65536]}}";
   size_t hl = strlen(hdr);
   size_t total = 8 + hl + 65536;
   unsigned char *buf = calloc(1, total);
@@ -1196,7 +1327,8 @@ static void test_cli(void **state)
   snprintf(tmp, sizeof tmp, "%s.tmp", out);
   char *src = model_dir("llama3");
   char *o = NULL, *e = NULL;
-  const char *a1[] = {"convert", src, "-o", out, "--type", "Q4_K_M", "-t", "2", "--report", "--json", NULL};
+  const char *a1[] = {"convert", src, "-o",       out,      "--type", "Q4_K_M",
+                      "-t",      "2", "--report", "--json", NULL};
   assert_int_equal(th_run_tailor(a1, NULL, &o, &e), 0);
   json_t *j = json_loads(o, 0, NULL);
   assert_non_null(j);
@@ -1243,10 +1375,20 @@ static void test_cli(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_reference_models),       cmocka_unit_test(test_f32_data_exact),
-      cmocka_unit_test(test_half_sources_sharded),   cmocka_unit_test(test_gaussian_error),         cmocka_unit_test(test_tokenizer_roundtrip_gpt2),
-      cmocka_unit_test(test_tokenizer_roundtrip_llama_spm), cmocka_unit_test(test_tokenizer_full_model),
-      cmocka_unit_test(test_engine_logits),          cmocka_unit_test(test_view_matches_conversion),          cmocka_unit_test(test_phi3_longrope),          cmocka_unit_test(test_errors),                 cmocka_unit_test(test_cli),
+      cmocka_unit_test(test_reference_models),
+      cmocka_unit_test(test_f32_data_exact),
+      cmocka_unit_test(test_half_sources_sharded),
+      cmocka_unit_test(test_gaussian_error),
+      cmocka_unit_test(test_tokenizer_roundtrip_gpt2),
+      cmocka_unit_test(test_tokenizer_roundtrip_llama_spm),
+      cmocka_unit_test(test_tokenizer_full_model),
+      cmocka_unit_test(test_engine_logits),
+      cmocka_unit_test(test_view_matches_conversion),
+      cmocka_unit_test(test_phi3_longrope),
+      cmocka_unit_test(test_chat_template),
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_cli),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,21 +23,21 @@ extern "C" {
 
 /* One converted tensor, as reported to the progress callback. */
 typedef struct tl_convert_tensor {
-  const char *name;      /* GGUF name ("blk.0.attn_q.weight"), valid during the call */
-  tl_qtype type;         /* type written */
+  const char *name; /* GGUF name ("blk.0.attn_q.weight"), valid during the call */
+  tl_qtype type;    /* type written */
   uint32_t n_dims;
-  int64_t ne[4];         /* GGML order, unused dimensions 1 */
-  uint64_t bytes;        /* bytes written for it (without padding) */
-  bool has_error;        /* rmse / rel_rmse are set (params.report) */
-  double rmse;           /* root mean square of (written - source), source after the layout permutation */
-  double rel_rmse;       /* rmse / root mean square of the source (0 when the source is all zero) */
+  int64_t ne[4];   /* GGML order, unused dimensions 1 */
+  uint64_t bytes;  /* bytes written for it (without padding) */
+  bool has_error;  /* rmse / rel_rmse are set (params.report) */
+  double rmse;     /* root mean square of (written - source), source after the layout permutation */
+  double rel_rmse; /* rmse / root mean square of the source (0 when the source is all zero) */
 } tl_convert_tensor;
 
 /* Progress: called after tensor `index` (0-based) of `n_tensors` is written. */
 typedef struct tl_convert_progress {
   size_t index, n_tensors;
-  uint64_t bytes_done;   /* tensor data bytes written so far */
-  uint64_t bytes_total;  /* tensor data bytes of the whole file */
+  uint64_t bytes_done;  /* tensor data bytes written so far */
+  uint64_t bytes_total; /* tensor data bytes of the whole file */
   const tl_convert_tensor *tensor;
 } tl_convert_progress;
 
@@ -50,21 +50,21 @@ typedef struct tl_convert_params {
   int n_threads;           /* quantization threads; <= 0: one */
   tl_convert_progress_fn progress; /* optional */
   void *progress_user;
-  bool report;             /* compute per-tensor RMSE against the source (costs one dequantization) */
-  bool vocab_only;         /* metadata and tokenizer only, no tensors (llama.cpp's --vocab-only) */
-  const char *name;        /* general.name; NULL: the directory's base name */
+  bool report;      /* compute per-tensor RMSE against the source (costs one dequantization) */
+  bool vocab_only;  /* metadata and tokenizer only, no tensors (llama.cpp's --vocab-only) */
+  const char *name; /* general.name; NULL: the directory's base name */
 } tl_convert_params;
 
 /* Summary of a finished conversion. */
 typedef struct tl_convert_summary {
-  char arch[32];           /* general.architecture */
+  char arch[32]; /* general.architecture */
   size_t n_tensors;
-  uint64_t n_params;       /* elements of all tensors */
-  uint64_t data_bytes;     /* tensor bytes (without padding) */
-  uint64_t file_bytes;     /* size of the written file */
+  uint64_t n_params;   /* elements of all tensors */
+  uint64_t data_bytes; /* tensor bytes (without padding) */
+  uint64_t file_bytes; /* size of the written file */
   bool has_tokenizer;
   bool has_chat_template;
-  double rmse_worst_rel;   /* largest per-tensor relative RMSE (report only) */
+  double rmse_worst_rel; /* largest per-tensor relative RMSE (report only) */
 } tl_convert_summary;
 
 /* TL_OK when every tensor type the mixture can give under ftype has a CPU

@@ -16,7 +16,8 @@
 #include "tailor/tailor.h"
 
 static const char help[] =
-    "Usage: tailor convert HF_DIR -o OUT.gguf [--type FTYPE] [-t THREADS] [--report] [--json] [--force]\n"
+    "Usage: tailor convert HF_DIR -o OUT.gguf [--type FTYPE] [-t THREADS] [--report] [--json] "
+    "[--force]\n"
     "\n"
     "Convert a Hugging Face model directory (config.json, safetensors, optional\n"
     "tokenizer.json / tokenizer_config.json) to a GGUF file that llama.cpp and\n"
@@ -76,10 +77,13 @@ static void on_progress(void *user, const tl_convert_progress *p)
     r->rel = p->tensor->rel_rmse;
   }
   if (u->tty) {
-    int width = 30, fill = p->bytes_total ? (int)((double)p->bytes_done / (double)p->bytes_total * width) : width;
-    fprintf(stderr, "\r[%.*s%*s] %3d%% %zu/%zu %-40.40s", fill, "##############################", width - fill, "",
-            p->bytes_total ? (int)(100.0 * (double)p->bytes_done / (double)p->bytes_total) : 100, p->index + 1,
-            p->n_tensors, p->tensor->name);
+    int width = 30, fill = p->bytes_total
+                               ? (int)((double)p->bytes_done / (double)p->bytes_total * width)
+                               : width;
+    fprintf(stderr, "\r[%.*s%*s] %3d%% %zu/%zu %-40.40s", fill, "##############################",
+            width - fill, "",
+            p->bytes_total ? (int)(100.0 * (double)p->bytes_done / (double)p->bytes_total) : 100,
+            p->index + 1, p->n_tensors, p->tensor->name);
     if (p->index + 1 == p->n_tensors)
       fputc('\n', stderr);
     fflush(stderr);
@@ -104,8 +108,8 @@ static int run(int argc, char **argv)
       force = true;
     } else if (!strcmp(a, "--vocab-only")) {
       vocab_only = true;
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--type") || !strcmp(a, "-t") ||
-               !strcmp(a, "--threads") || !strcmp(a, "--name")) {
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--type") ||
+               !strcmp(a, "-t") || !strcmp(a, "--threads") || !strcmp(a, "--name")) {
       if (i + 1 >= argc)
         return tl_cli_usage_error("convert", "%s needs a value", a);
       const char *v = argv[++i];
@@ -147,9 +151,15 @@ static int run(int argc, char **argv)
     return tl_cli_fail("convert", "out of memory");
   snprintf(tmp, tl, "%s.tmp", out);
   ui u = {.tty = isatty(2) && !json, .report = report};
-  tl_convert_params p = {.input_dir = in, .output_path = tmp, .ftype = ft, .n_threads = (int)threads,
-                         .progress = on_progress, .progress_user = &u, .report = report,
-                         .vocab_only = vocab_only, .name = name};
+  tl_convert_params p = {.input_dir = in,
+                         .output_path = tmp,
+                         .ftype = ft,
+                         .n_threads = (int)threads,
+                         .progress = on_progress,
+                         .progress_user = &u,
+                         .report = report,
+                         .vocab_only = vocab_only,
+                         .name = name};
   tl_convert_summary s = {0};
   tl_status st = tl_convert(&p, &s, &err);
   if (st == TL_OK && u.oom)
@@ -211,8 +221,9 @@ static int run(int argc, char **argv)
                (unsigned long long)u.rows[i].bytes, u.rows[i].rmse, 100.0 * u.rows[i].rel);
       printf("worst relative RMSE: %.4f%%\n", 100.0 * s.rmse_worst_rel);
     }
-    fprintf(stderr, "tailor convert: %s -> %s: %s %s, %zu tensors, %llu parameters, %llu bytes%s%s\n", in, out,
-            s.arch, tl_ftype_name(ft), s.n_tensors, (unsigned long long)s.n_params,
+    fprintf(stderr,
+            "tailor convert: %s -> %s: %s %s, %zu tensors, %llu parameters, %llu bytes%s%s\n", in,
+            out, s.arch, tl_ftype_name(ft), s.n_tensors, (unsigned long long)s.n_params,
             (unsigned long long)s.file_bytes, s.has_tokenizer ? ", tokenizer" : ", no tokenizer",
             s.has_chat_template ? ", chat template" : "");
   }

@@ -17,10 +17,10 @@
 #define TL_CV_MAX_SOURCES 1024
 
 typedef enum tl__cv_op {
-  TL_CV_COPY = 0,        /* rows as stored */
-  TL_CV_ROPE_PERMUTE,    /* llama q/k: each head's rows (halves) interleaved, see convert-tensors.c */
-  TL_CV_ADD_ONE,         /* gemma RMSNorm weights: w + 1 */
-  TL_CV_GENERATED,       /* data from config.json or computed (rope_freqs, rope_factors_*), in gen[] */
+  TL_CV_COPY = 0,     /* rows as stored */
+  TL_CV_ROPE_PERMUTE, /* llama q/k: each head's rows (halves) interleaved, see convert-tensors.c */
+  TL_CV_ADD_ONE,      /* gemma RMSNorm weights: w + 1 */
+  TL_CV_GENERATED,    /* data from config.json or computed (rope_freqs, rope_factors_*), in gen[] */
 } tl__cv_op;
 
 /* A safetensors tensor and the file holding it. */
@@ -32,13 +32,13 @@ typedef struct tl__cv_source {
 typedef struct tl__cv_tensor {
   char name[TL_TENSOR_NAME_MAX];
   uint32_t n_dims;
-  int64_t ne[4];            /* GGML order, unused dimensions 1 */
+  int64_t ne[4]; /* GGML order, unused dimensions 1 */
   tl__cv_op op;
-  uint32_t perm_heads;      /* TL_CV_ROPE_PERMUTE: heads of the tensor */
-  size_t n_src;             /* rows of src[0], then src[1] ... (experts stacked) */
-  tl__cv_source *src;       /* owned */
-  float *gen;               /* TL_CV_GENERATED: ne[0]*ne[1] floats, owned */
-  tl_qtype type;            /* set by the mixture */
+  uint32_t perm_heads; /* TL_CV_ROPE_PERMUTE: heads of the tensor */
+  size_t n_src;        /* rows of src[0], then src[1] ... (experts stacked) */
+  tl__cv_source *src;  /* owned */
+  float *gen;          /* TL_CV_GENERATED: ne[0]*ne[1] floats, owned */
+  tl_qtype type;       /* set by the mixture */
   uint64_t bytes;
 } tl__cv_tensor;
 
@@ -48,8 +48,8 @@ typedef struct tl__cv_tensor {
  * naming the tensor when a source is missing or of the wrong shape;
  * TL_EUNSUPPORTED for a safetensors tensor no GGUF tensor takes. */
 tl_status tl__cv_plan_tensors(const tl_hparams *hp, const char *config_json, size_t config_len,
-                              const tl_tensor_desc *st, const int *st_file, size_t n_st, tl__cv_tensor **out,
-                              size_t *n_out, tl_error *err);
+                              const tl_tensor_desc *st, const int *st_file, size_t n_st,
+                              tl__cv_tensor **out, size_t *n_out, tl_error *err);
 void tl__cv_plan_free(tl__cv_tensor *t, size_t n);
 
 /* Reads what config.json says that tl_hparams_from_hf_config leaves out
@@ -60,8 +60,8 @@ tl_status tl__cv_hparams_fixup(const char *json, size_t len, tl_hparams *hp, tl_
 /* Writes general.* and the `<arch>.*` keys llama.cpp's converter writes for
  * this architecture (convert_hf_to_gguf.py set_gguf_parameters; key names of
  * gguf-py/gguf/constants.py). */
-tl_status tl__cv_write_metadata(tl_gguf_writer *w, const tl_hparams *hp, const char *config_json, size_t config_len,
-                                const char *name, tl_ftype ftype, tl_error *err);
+tl_status tl__cv_write_metadata(tl_gguf_writer *w, const tl_hparams *hp, const char *config_json,
+                                size_t config_len, const char *name, tl_ftype ftype, tl_error *err);
 
 /* Tokenizer of a Hugging Face directory as GGUF tokenizer.ggml.* metadata:
  * tokenizer.json (byte-level BPE -> model "gpt2" with merges; BPE with byte
@@ -71,8 +71,8 @@ tl_status tl__cv_write_metadata(tl_gguf_writer *w, const tl_hparams *hp, const c
  * false. n_vocab: the model's vocabulary; the token list is padded to it
  * with "[PADn]" tokens as llama.cpp does, and a tokenizer larger than it is
  * TL_EFORMAT. */
-tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writer *w, bool *has_tokenizer,
-                                 bool *has_chat_template, tl_error *err);
+tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writer *w,
+                                 bool *has_tokenizer, bool *has_chat_template, tl_error *err);
 
 /* The safetensors files of a directory: model.safetensors, or the shards
  * model.safetensors.index.json names, with every tensor's description. */
@@ -88,7 +88,8 @@ tl_status tl__cv_shards_open(tl__cv_shards *s, const char *dir, tl_error *err);
 void tl__cv_shards_close(tl__cv_shards *s);
 
 /* Reads dir/name whole (NUL-terminated). TL_ENOTFOUND when absent. Free with tl__free. */
-tl_status tl__cv_read_file(const char *dir, const char *name, char **out, size_t *len, tl_error *err);
+tl_status tl__cv_read_file(const char *dir, const char *name, char **out, size_t *len,
+                           tl_error *err);
 
 /* Row quantizers: every type tl__quantize_row handles plus Q4_1, Q5_0 and
  * Q5_1 (GGML's reference rounding). True when t has one. */

@@ -67,7 +67,8 @@ tl_status tl__cv_hparams_fixup(const char *text, size_t len, tl_hparams *hp, tl_
     return tl__error_set(err, TL_EFORMAT, "convert: config.json is not valid JSON");
   json_t *rp = get(root, "rope_parameters");
   if (json_is_object(rp)) {
-    json_t *full = json_object_get(rp, "full_attention"), *slide = json_object_get(rp, "sliding_attention");
+    json_t *full = json_object_get(rp, "full_attention"),
+           *slide = json_object_get(rp, "sliding_attention");
     if (json_is_object(full) || json_is_object(slide)) {
       /* per layer type (gemma3): the global layers' base is rope.freq_base */
       if (json_is_object(full)) {
@@ -87,7 +88,9 @@ tl_status tl__cv_hparams_fixup(const char *text, size_t len, tl_hparams *hp, tl_
     }
   }
   if (hp->rope_scaling == TL_ROPE_SCALING_LONGROPE && hp->rope_orig_ctx == 0)
-    hp->rope_orig_ctx = (uint32_t)num(json_is_object(json_object_get(root, "text_config")) ? json_object_get(root, "text_config") : root,
+    hp->rope_orig_ctx = (uint32_t)num(json_is_object(json_object_get(root, "text_config"))
+                                          ? json_object_get(root, "text_config")
+                                          : root,
                                       "original_max_position_embeddings", 0);
   json_decref(root);
   tl_status st = tl_hparams_finalize(hp, err);
@@ -130,8 +133,8 @@ static void str(kw *k, const char *key, const char *v)
   k->st = tl_gguf_writer_set_str(k->w, full, v, strlen(v), k->err);
 }
 
-tl_status tl__cv_write_metadata(tl_gguf_writer *w, const tl_hparams *hp, const char *config_json, size_t config_len,
-                                const char *name, tl_ftype ftype, tl_error *err)
+tl_status tl__cv_write_metadata(tl_gguf_writer *w, const tl_hparams *hp, const char *config_json,
+                                size_t config_len, const char *name, tl_ftype ftype, tl_error *err)
 {
   json_t *root = json_loadb(config_json, config_len, 0, NULL);
   if (!root)
@@ -181,7 +184,8 @@ tl_status tl__cv_write_metadata(tl_gguf_writer *w, const tl_hparams *hp, const c
     /* Phi3MiniModel: the factors are tensors; the attention factor of the
      * context extension sqrt(1 + ln(s) / ln(original)) for s = context / original > 1 */
     double orig = hp->rope_orig_ctx, scale = orig > 0 ? hp->n_ctx_train / orig : 1.0;
-    f32(&k, "rope.scaling.attn_factor", scale > 1.0 ? (float)sqrt(1.0 + log(scale) / log(orig)) : 1.0f);
+    f32(&k, "rope.scaling.attn_factor",
+        scale > 1.0 ? (float)sqrt(1.0 + log(scale) / log(orig)) : 1.0f);
     break;
   }
   case TL_ROPE_SCALING_LLAMA3: /* carried by the rope_freqs tensor */
@@ -222,7 +226,8 @@ tl_status tl__cv_write_metadata(tl_gguf_writer *w, const tl_hparams *hp, const c
     if (o && json_is_integer(o))
       u32(&k, "rope.scaling.original_context_length", (uint32_t)json_integer_value(o));
     json_t *sw = get(root, "sliding_window");
-    u32(&k, "attention.sliding_window", sw && json_is_integer(sw) ? (uint32_t)json_integer_value(sw) : 0);
+    u32(&k, "attention.sliding_window",
+        sw && json_is_integer(sw) ? (uint32_t)json_integer_value(sw) : 0);
   }
   json_decref(root);
   return k.st;

@@ -64,7 +64,8 @@ static void q4_1(const float *x, block_q4_1 *y, int64_t nb)
     y[i].d = tl__f32_to_fp16(d);
     y[i].m = tl__f32_to_fp16(mn);
     for (int j = 0; j < QK / 2; j++) {
-      int a = (int)(int8_t)((x[j] - mn) * id + 0.5f), b = (int)(int8_t)((x[QK / 2 + j] - mn) * id + 0.5f);
+      int a = (int)(int8_t)((x[j] - mn) * id + 0.5f),
+          b = (int)(int8_t)((x[QK / 2 + j] - mn) * id + 0.5f);
       a = a > 15 ? 15 : a;
       b = b > 15 ? 15 : b;
       y[i].qs[j] = (uint8_t)(a | b << 4);
@@ -106,7 +107,8 @@ static void q5_1(const float *x, block_q5_1 *y, int64_t nb)
     y[i].m = tl__f32_to_fp16(mn);
     uint32_t qh = 0;
     for (int j = 0; j < QK / 2; j++) {
-      int a = (int)(uint8_t)((x[j] - mn) * id + 0.5f), b = (int)(uint8_t)((x[QK / 2 + j] - mn) * id + 0.5f);
+      int a = (int)(uint8_t)((x[j] - mn) * id + 0.5f),
+          b = (int)(uint8_t)((x[QK / 2 + j] - mn) * id + 0.5f);
       y[i].qs[j] = (uint8_t)((a & 0xf) | (b & 0xf) << 4);
       qh |= (uint32_t)((a & 0x10) >> 4) << j;
       qh |= (uint32_t)((b & 0x10) >> 4) << (j + QK / 2);

@@ -67,7 +67,8 @@ typedef struct lookup {
 
 static int cmp_desc(const void *a, const void *b)
 {
-  return strcmp((*(const tl_tensor_desc *const *)a)->name, (*(const tl_tensor_desc *const *)b)->name);
+  return strcmp((*(const tl_tensor_desc *const *)a)->name,
+                (*(const tl_tensor_desc *const *)b)->name);
 }
 
 static long find(const lookup *lk, const char *name)
@@ -128,8 +129,9 @@ static float *llama3_rope_freqs(const tl_hparams *hp, uint32_t n)
 /* Names a checkpoint may hold that no GGUF tensor takes, as llama.cpp skips them. */
 static bool skippable(const char *name, const tl_hparams *hp)
 {
-  if (strstr(name, "rotary_emb.inv_freq") || strstr(name, "vision_tower.") || strstr(name, "multi_modal_projector.") ||
-      strstr(name, "vision_model.") || strncmp(name, "visual.", 7) == 0)
+  if (strstr(name, "rotary_emb.inv_freq") || strstr(name, "vision_tower.") ||
+      strstr(name, "multi_modal_projector.") || strstr(name, "vision_model.") ||
+      strncmp(name, "visual.", 7) == 0)
     return true;
   /* a tied model may still carry lm_head (gemma3's converter drops it) */
   return hp->tied_embeddings && ends_with(name, "lm_head.weight");
@@ -137,8 +139,8 @@ static bool skippable(const char *name, const tl_hparams *hp)
 
 /* phi3 LongRoPE: the `which` list ("long_factor") of rope_parameters
  * (transformers 5) or rope_scaling, in config.json or its text_config. */
-static float *longrope_factors(const char *cfg, size_t len, const char *which, uint32_t n, const char *name,
-                               tl_error *err, tl_status *st)
+static float *longrope_factors(const char *cfg, size_t len, const char *which, uint32_t n,
+                               const char *name, tl_error *err, tl_status *st)
 {
   json_t *root = json_loadb(cfg, len, 0, NULL), *arr = NULL;
   json_t *tc = json_object_get(root, "text_config");
@@ -155,8 +157,9 @@ static float *longrope_factors(const char *cfg, size_t len, const char *which, u
   }
   float *f = NULL;
   if (!arr || json_array_size(arr) != n) {
-    *st = tl__error_set(err, TL_EFORMAT, "convert: '%s' needs %u values of rope '%s' in config.json, found %zu", name,
-                        n, which, arr ? json_array_size(arr) : (size_t)0);
+    *st = tl__error_set(err, TL_EFORMAT,
+                        "convert: '%s' needs %u values of rope '%s' in config.json, found %zu",
+                        name, n, which, arr ? json_array_size(arr) : (size_t)0);
   } else if (!(f = tl__malloc_array(n ? n : 1, sizeof *f))) {
     *st = tl__error_set(err, TL_ENOMEM, "convert: out of memory");
   } else {
@@ -186,8 +189,9 @@ static tl_status add_source(lookup *lk, tl__cv_tensor *t, long idx)
 }
 
 /* Sources of one registry tensor. */
-static tl_status plan_one(lookup *lk, const tl_hparams *hp, const char *cfg, size_t cfg_len, const char *prefix,
-                          const tl_tensor_desc *r, tl__cv_tensor *t, tl_error *err)
+static tl_status plan_one(lookup *lk, const tl_hparams *hp, const char *cfg, size_t cfg_len,
+                          const char *prefix, const tl_tensor_desc *r, tl__cv_tensor *t,
+                          tl_error *err)
 {
   char hf[512];
   const char *name = r->name;
@@ -197,11 +201,12 @@ static tl_status plan_one(lookup *lk, const tl_hparams *hp, const char *cfg, siz
   bool is_bias = ends_with(name, ".bias");
   const char *wsuffix = is_bias ? "bias" : "weight";
   size_t max_src = 1;
-  if (r->role == TL_ROLE_FFN_GATE_EXPS || r->role == TL_ROLE_FFN_UP_EXPS || r->role == TL_ROLE_FFN_DOWN_EXPS)
+  if (r->role == TL_ROLE_FFN_GATE_EXPS || r->role == TL_ROLE_FFN_UP_EXPS ||
+      r->role == TL_ROLE_FFN_DOWN_EXPS)
     max_src = hp->n_expert;
   if (max_src == 0 || max_src > TL_CV_MAX_SOURCES)
-    return tl__error_set(err, TL_ELIMIT, "convert: tensor '%s' needs %zu sources (at most %d)", name, max_src,
-                         TL_CV_MAX_SOURCES);
+    return tl__error_set(err, TL_ELIMIT, "convert: tensor '%s' needs %zu sources (at most %d)",
+                         name, max_src, TL_CV_MAX_SOURCES);
   t->src = tl__calloc(max_src, sizeof *t->src);
   if (!t->src)
     return tl__error_set(err, TL_ENOMEM, "convert: out of memory");
@@ -266,7 +271,8 @@ static tl_status plan_one(lookup *lk, const tl_hparams *hp, const char *cfg, siz
           k = find(lk, hf);
         }
         if (k < 0)
-          return tl__error_set(err, TL_EFORMAT, "convert: tensor '%s' needs expert %u of layer %d ('%s' not found)",
+          return tl__error_set(err, TL_EFORMAT,
+                               "convert: tensor '%s' needs expert %u of layer %d ('%s' not found)",
                                name, x, r->layer, hf);
         add_source(lk, t, k);
       }
@@ -277,12 +283,16 @@ static tl_status plan_one(lookup *lk, const tl_hparams *hp, const char *cfg, siz
       idx = find(lk, hf);
     }
     if (!cand[0])
-      return tl__error_set(err, TL_EUNSUPPORTED, "convert: no Hugging Face name known for tensor '%s'", name);
+      return tl__error_set(err, TL_EUNSUPPORTED,
+                           "convert: no Hugging Face name known for tensor '%s'", name);
   } else {
-    return tl__error_set(err, TL_EUNSUPPORTED, "convert: no Hugging Face name known for tensor '%s'", name);
+    return tl__error_set(err, TL_EUNSUPPORTED,
+                         "convert: no Hugging Face name known for tensor '%s'", name);
   }
   if (idx < 0)
-    return tl__error_set(err, TL_EFORMAT, "convert: tensor '%s' not found in the checkpoint (looked for '%s')", name, hf);
+    return tl__error_set(err, TL_EFORMAT,
+                         "convert: tensor '%s' not found in the checkpoint (looked for '%s')", name,
+                         hf);
   add_source(lk, t, idx);
 
 check:;
@@ -292,27 +302,32 @@ check:;
   for (size_t i = 0; i < t->n_src; i++) {
     const tl_tensor_desc *s = t->src[i].st;
     if (s->ne[0] != t->ne[0])
-      return tl__error_set(err, TL_EFORMAT, "convert: '%s' has rows of %lld, '%s' needs %lld", s->name,
-                           (long long)s->ne[0], name, (long long)t->ne[0]);
+      return tl__error_set(err, TL_EFORMAT, "convert: '%s' has rows of %lld, '%s' needs %lld",
+                           s->name, (long long)s->ne[0], name, (long long)t->ne[0]);
     if (s->type != TL_QTYPE_F32 && s->type != TL_QTYPE_F16 && s->type != TL_QTYPE_BF16)
-      return tl__error_set(err, TL_EUNSUPPORTED, "convert: '%s' is stored as %s; F32, F16 and BF16 are converted",
+      return tl__error_set(err, TL_EUNSUPPORTED,
+                           "convert: '%s' is stored as %s; F32, F16 and BF16 are converted",
                            s->name, tl_qtype_name(s->type));
     rows += rows_of(s->ne);
   }
   bool trim_ok = r->role == TL_ROLE_TOKEN_EMBD && rows > rows_of(t->ne);
   if (rows != rows_of(t->ne) && !trim_ok)
-    return tl__error_set(err, TL_EFORMAT, "convert: '%s' needs %llu rows of %lld, the checkpoint has %llu", name,
-                         (unsigned long long)rows_of(t->ne), (long long)t->ne[0], (unsigned long long)rows);
-  if (hp->arch == TL_ARCH_LLAMA && (r->role == TL_ROLE_ATTN_Q || r->role == TL_ROLE_ATTN_K ||
-                                    (r->role == TL_ROLE_ATTN_BIAS && (strstr(name, "attn_q.") || strstr(name, "attn_k."))))) {
+    return tl__error_set(
+        err, TL_EFORMAT, "convert: '%s' needs %llu rows of %lld, the checkpoint has %llu", name,
+        (unsigned long long)rows_of(t->ne), (long long)t->ne[0], (unsigned long long)rows);
+  if (hp->arch == TL_ARCH_LLAMA &&
+      (r->role == TL_ROLE_ATTN_Q || r->role == TL_ROLE_ATTN_K ||
+       (r->role == TL_ROLE_ATTN_BIAS && (strstr(name, "attn_q.") || strstr(name, "attn_k."))))) {
     bool q = strstr(name, "attn_q.") != NULL;
     t->op = TL_CV_ROPE_PERMUTE;
-    t->perm_heads = q ? tl_hparams_n_head(hp, (uint32_t)r->layer) : tl_hparams_n_head_kv(hp, (uint32_t)r->layer);
+    t->perm_heads = q ? tl_hparams_n_head(hp, (uint32_t)r->layer)
+                      : tl_hparams_n_head_kv(hp, (uint32_t)r->layer);
     uint64_t n = rows_of(t->ne);
     if (is_bias)
       n = (uint64_t)t->ne[0];
     if (t->perm_heads == 0 || n % (2ull * t->perm_heads) != 0)
-      return tl__error_set(err, TL_EFORMAT, "convert: '%s' has %llu rows, not a multiple of 2 x %u heads", name,
+      return tl__error_set(err, TL_EFORMAT,
+                           "convert: '%s' has %llu rows, not a multiple of 2 x %u heads", name,
                            (unsigned long long)n, t->perm_heads);
   } else if (hp->arch == TL_ARCH_GEMMA3 && ends_with(name, "norm.weight")) {
     t->op = TL_CV_ADD_ONE;
@@ -331,11 +346,12 @@ void tl__cv_plan_free(tl__cv_tensor *t, size_t n)
   tl__free(t);
 }
 
-static const char *const prefixes[] = {"model.", "model.language_model.", "language_model.model.", ""};
+static const char *const prefixes[] = {"model.", "model.language_model.", "language_model.model.",
+                                       ""};
 
 tl_status tl__cv_plan_tensors(const tl_hparams *hp, const char *config_json, size_t config_len,
-                              const tl_tensor_desc *st, const int *st_file, size_t n_st, tl__cv_tensor **out,
-                              size_t *n_out, tl_error *err)
+                              const tl_tensor_desc *st, const int *st_file, size_t n_st,
+                              tl__cv_tensor **out, size_t *n_out, tl_error *err)
 {
   tl_tensor_desc *reg = NULL;
   size_t n_reg = 0;
@@ -361,14 +377,17 @@ tl_status tl__cv_plan_tensors(const tl_hparams *hp, const char *config_json, siz
       prefix = prefixes[p];
   }
   if (!prefix) {
-    s = tl__error_set(err, TL_EFORMAT, "convert: no token embedding ('model.embed_tokens.weight') in the checkpoint");
+    s = tl__error_set(
+        err, TL_EFORMAT,
+        "convert: no token embedding ('model.embed_tokens.weight') in the checkpoint");
     goto done;
   }
   for (size_t i = 0; i < n_reg && s == TL_OK; i++)
     s = plan_one(&lk, hp, config_json, config_len, prefix, &reg[i], &plan[i], err);
   for (size_t i = 0; i < n_st && s == TL_OK; i++)
     if (!lk.used[i] && !skippable(st[i].name, hp))
-      s = tl__error_set(err, TL_EUNSUPPORTED, "convert: checkpoint tensor '%s' has no place in a %s GGUF", st[i].name,
+      s = tl__error_set(err, TL_EUNSUPPORTED,
+                        "convert: checkpoint tensor '%s' has no place in a %s GGUF", st[i].name,
                         tl_arch_name(hp->arch));
 done:
   tl__free(lk.sorted);

@@ -30,7 +30,8 @@
 #define CV_FILE_MAX (512ull << 20)
 #define CV_MAX_SHARDS 4096
 
-tl_status tl__cv_read_file(const char *dir, const char *name, char **out, size_t *len, tl_error *err)
+tl_status tl__cv_read_file(const char *dir, const char *name, char **out, size_t *len,
+                           tl_error *err)
 {
   char p[4096];
   snprintf(p, sizeof p, "%s/%s", dir, name);
@@ -41,7 +42,8 @@ tl_status tl__cv_read_file(const char *dir, const char *name, char **out, size_t
   struct stat sb;
   if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > CV_FILE_MAX) {
     close(fd);
-    return tl__error_set(err, TL_ELIMIT, "convert: '%s' is not a regular file of at most %llu bytes", p,
+    return tl__error_set(err, TL_ELIMIT,
+                         "convert: '%s' is not a regular file of at most %llu bytes", p,
                          (unsigned long long)CV_FILE_MAX);
   }
   char *buf = tl__malloc((size_t)sb.st_size + 1);
@@ -70,8 +72,8 @@ tl_status tl__cv_read_file(const char *dir, const char *name, char **out, size_t
 /* ---- file types ---- */
 
 static const tl_ftype supported_ftypes[] = {
-    TL_FTYPE_ALL_F32, TL_FTYPE_F16,    TL_FTYPE_BF16,   TL_FTYPE_Q8_0,   TL_FTYPE_Q4_0,
-    TL_FTYPE_Q4_1,    TL_FTYPE_Q5_0,   TL_FTYPE_Q5_1,   TL_FTYPE_Q4_K_S, TL_FTYPE_Q4_K_M,
+    TL_FTYPE_ALL_F32, TL_FTYPE_F16,    TL_FTYPE_BF16, TL_FTYPE_Q8_0,   TL_FTYPE_Q4_0,
+    TL_FTYPE_Q4_1,    TL_FTYPE_Q5_0,   TL_FTYPE_Q5_1, TL_FTYPE_Q4_K_S, TL_FTYPE_Q4_K_M,
     TL_FTYPE_Q5_K_S,  TL_FTYPE_Q5_K_M, TL_FTYPE_Q6_K,
 };
 
@@ -85,7 +87,8 @@ tl_status tl_convert_ftype_supported(tl_ftype ftype, tl_error *err)
   for (size_t i = 0; i < sizeof supported_ftypes / sizeof supported_ftypes[0]; i++)
     n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s", i ? ", " : "",
                           tl_ftype_name(supported_ftypes[i]));
-  return tl__error_set(err, TL_EUNSUPPORTED, "convert: file type %s needs quantizers tailor does not have; supported: %s",
+  return tl__error_set(err, TL_EUNSUPPORTED,
+                       "convert: file type %s needs quantizers tailor does not have; supported: %s",
                        tl_ftype_name(ftype), list);
 }
 
@@ -115,7 +118,8 @@ static tl_status shard_add(shards *s, const char *dir, const char *name, tl_erro
       return TL_OK;
   }
   if (name[0] == '\0' || name[0] == '.' || strchr(name, '/') || strlen(name) > 1024)
-    return tl__error_set(err, TL_EFORMAT, "convert: shard name '%s' is not a plain file name", name);
+    return tl__error_set(err, TL_EFORMAT, "convert: shard name '%s' is not a plain file name",
+                         name);
   if (s->n >= CV_MAX_SHARDS)
     return tl__error_set(err, TL_ELIMIT, "convert: more than %d safetensors shards", CV_MAX_SHARDS);
   char **p = tl__realloc(s->paths, (s->n + 1) * sizeof *p);
@@ -146,8 +150,12 @@ tl_status tl__cv_shards_open(shards *s, const char *dir, tl_error *err)
   } else if (st == TL_OK) {
     json_t *root = json_loadb(text, len, 0, NULL);
     json_t *map = json_object_get(root, "weight_map");
-    if (!json_is_object(map))
-      st = tl__error_set(err, TL_EFORMAT, "convert: model.safetensors.index.json has no weight_map object");
+    if (!root)
+      st =
+          tl__error_set(err, TL_EFORMAT, "convert: model.safetensors.index.json is not valid JSON");
+    else if (!json_is_object(map))
+      st = tl__error_set(err, TL_EFORMAT,
+                         "convert: model.safetensors.index.json has no weight_map object");
     const char *k;
     json_t *v;
     json_object_foreach(map, k, v)
@@ -188,7 +196,8 @@ static tl_status read_at(int fd, void *buf, size_t n, uint64_t off, const char *
   while (got < n) {
     ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
     if (r <= 0)
-      return tl__error_errno(err, TL_EIO, r < 0 ? errno : EIO, "convert: cannot read %zu bytes at %llu of '%s'", n,
+      return tl__error_errno(err, TL_EIO, r < 0 ? errno : EIO,
+                             "convert: cannot read %zu bytes at %llu of '%s'", n,
                              (unsigned long long)off, path);
     got += (size_t)r;
   }
@@ -205,8 +214,8 @@ typedef struct qtask {
   int64_t rows;
   size_t row_bytes;
   bool report;
-  float *scratch;   /* per thread ne0 floats */
-  double *sq_err;   /* per thread */
+  float *scratch; /* per thread ne0 floats */
+  double *sq_err; /* per thread */
   double *sq_src;
 } qtask;
 
@@ -267,7 +276,8 @@ static void to_f32(tl_qtype t, const uint8_t *raw, float *dst, size_t n)
 }
 
 /* Reads global rows [r0, r0 + n) of the stacked sources into dst as float32. */
-static tl_status read_rows(stream *s, const tl__cv_tensor *t, uint64_t r0, uint64_t n, float *dst, tl_error *err)
+static tl_status read_rows(stream *s, const tl__cv_tensor *t, uint64_t r0, uint64_t n, float *dst,
+                           tl_error *err)
 {
   uint64_t base = 0, ne0 = (uint64_t)t->ne[0];
   for (size_t i = 0; i < t->n_src && n > 0; i++) {
@@ -277,8 +287,8 @@ static tl_status read_rows(stream *s, const tl__cv_tensor *t, uint64_t r0, uint6
       uint64_t a = r0 - base, k = rows - a < n ? rows - a : n;
       size_t esz = d->type == TL_QTYPE_F32 ? 4 : 2;
       int f = t->src[i].file;
-      tl_status st = read_at(s->sh->fds[f], s->raw, (size_t)(k * ne0 * esz), d->offset + a * ne0 * esz,
-                             s->sh->paths[f], err);
+      tl_status st = read_at(s->sh->fds[f], s->raw, (size_t)(k * ne0 * esz),
+                             d->offset + a * ne0 * esz, s->sh->paths[f], err);
       if (st != TL_OK)
         return st;
       to_f32(d->type, s->raw, dst, (size_t)(k * ne0));
@@ -288,7 +298,8 @@ static tl_status read_rows(stream *s, const tl__cv_tensor *t, uint64_t r0, uint6
     }
     base += rows;
   }
-  return n == 0 ? TL_OK : tl__error_set(err, TL_EINTERNAL, "convert: '%s' ran out of source rows", t->name);
+  return n == 0 ? TL_OK
+                : tl__error_set(err, TL_EINTERNAL, "convert: '%s' ran out of source rows", t->name);
 }
 
 /* LlamaModel.permute on n consecutive items of `width` floats (rows of a
@@ -299,19 +310,20 @@ static void rope_permute(const float *src, float *dst, uint64_t n, uint64_t hd, 
   for (uint64_t h0 = 0; h0 < n; h0 += hd)
     for (uint64_t i = 0; i < half; i++)
       for (uint64_t j = 0; j < 2; j++)
-        memcpy(dst + (h0 + 2 * i + j) * width, src + (h0 + j * half + i) * width, width * sizeof *dst);
+        memcpy(dst + (h0 + 2 * i + j) * width, src + (h0 + j * half + i) * width,
+               width * sizeof *dst);
 }
 
-static tl_status stream_tensor(stream *s, tl_gguf_writer *w, const tl__cv_tensor *t, tl_convert_tensor *rep,
-                               tl_error *err)
+static tl_status stream_tensor(stream *s, tl_gguf_writer *w, const tl__cv_tensor *t,
+                               tl_convert_tensor *rep, tl_error *err)
 {
   int64_t ne0 = t->ne[0];
   uint64_t rows = (uint64_t)t->ne[1] * (uint64_t)t->ne[2] * (uint64_t)t->ne[3];
   size_t row_bytes = (size_t)tl_qtype_row_bytes(t->type, ne0);
   uint64_t chunk = CHUNK_FLOATS / (uint64_t)ne0;
   if (chunk == 0)
-    return tl__error_set(err, TL_ELIMIT, "convert: '%s' has rows of %lld elements (at most %u)", t->name,
-                         (long long)ne0, CHUNK_FLOATS);
+    return tl__error_set(err, TL_ELIMIT, "convert: '%s' has rows of %lld elements (at most %u)",
+                         t->name, (long long)ne0, CHUNK_FLOATS);
   bool permute_rows = t->op == TL_CV_ROPE_PERMUTE && t->n_dims > 1;
   uint64_t hd = 0;
   if (t->op == TL_CV_ROPE_PERMUTE) {
@@ -319,7 +331,8 @@ static tl_status stream_tensor(stream *s, tl_gguf_writer *w, const tl__cv_tensor
     if (permute_rows) {
       chunk = chunk / hd * hd;
       if (chunk == 0)
-        return tl__error_set(err, TL_ELIMIT, "convert: '%s': a head is larger than the work buffer", t->name);
+        return tl__error_set(err, TL_ELIMIT, "convert: '%s': a head is larger than the work buffer",
+                             t->name);
     }
   }
   for (int i = 0; i < s->nth; i++)
@@ -344,8 +357,16 @@ static tl_status stream_tensor(stream *s, tl_gguf_writer *w, const tl__cv_tensor
       for (uint64_t i = 0; i < n * (uint64_t)ne0; i++)
         x[i] += 1.0f;
     }
-    qtask q = {.type = t->type, .src = x, .dst = s->qbuf, .ne0 = ne0, .rows = (int64_t)n, .row_bytes = row_bytes,
-               .report = s->report, .scratch = s->scratch, .sq_err = s->sq_err, .sq_src = s->sq_src};
+    qtask q = {.type = t->type,
+               .src = x,
+               .dst = s->qbuf,
+               .ne0 = ne0,
+               .rows = (int64_t)n,
+               .row_bytes = row_bytes,
+               .report = s->report,
+               .scratch = s->scratch,
+               .sq_err = s->sq_err,
+               .sq_src = s->sq_src};
     tl__threadpool_run(s->tp, qtask_run, &q);
     tl_status st = tl_gguf_writer_write_data(w, s->qbuf, (size_t)n * row_bytes, err);
     if (st != TL_OK)
@@ -414,18 +435,26 @@ tl_status tl_convert(const tl_convert_params *p, tl_convert_summary *summary, tl
     st = tl__cv_hparams_fixup(cfg, cfg_len, hp, err);
   if (st == TL_OK) {
     switch (hp->arch) {
-    case TL_ARCH_LLAMA: case TL_ARCH_QWEN2: case TL_ARCH_QWEN3: case TL_ARCH_QWEN3MOE: case TL_ARCH_QWEN2MOE:
-    case TL_ARCH_GEMMA3: case TL_ARCH_PHI3:
+    case TL_ARCH_LLAMA:
+    case TL_ARCH_QWEN2:
+    case TL_ARCH_QWEN3:
+    case TL_ARCH_QWEN3MOE:
+    case TL_ARCH_QWEN2MOE:
+    case TL_ARCH_GEMMA3:
+    case TL_ARCH_PHI3:
       break;
     default:
-      st = tl__error_set(err, TL_EUNSUPPORTED, "convert: architecture '%s' is not converted (llama, qwen2, qwen2moe, "
-                         "qwen3, qwen3moe, gemma3 and phi3 are)", tl_arch_name(hp->arch));
+      st = tl__error_set(err, TL_EUNSUPPORTED,
+                         "convert: architecture '%s' is not converted (llama, qwen2, qwen2moe, "
+                         "qwen3, qwen3moe, gemma3 and phi3 are)",
+                         tl_arch_name(hp->arch));
     }
   }
   if (st == TL_OK && !p->vocab_only) {
     st = tl__cv_shards_open(&sh, p->input_dir, err);
     if (st == TL_OK)
-      st = tl__cv_plan_tensors(hp, cfg, cfg_len, sh.list.v, sh.file_of, sh.list.n, &plan, &n_plan, err);
+      st = tl__cv_plan_tensors(hp, cfg, cfg_len, sh.list.v, sh.file_of, sh.list.n, &plan, &n_plan,
+                               err);
   }
   /* types by the mixture rule, visiting in llama.cpp's order */
   if (st == TL_OK && n_plan > 0) {
@@ -438,10 +467,15 @@ tl_status tl_convert(const tl_convert_params *p, tl_convert_summary *summary, tl
       /* the type in the unquantized GGUF llama.cpp's converter writes, which the
        * mixture keeps where it does not quantize: 1-D tensors and routers F32,
        * the rest F16 (BF16 for a BF16 target); as tl_model_desc_from_hparams */
-      bool f32 = plan[i].n_dims < 2 || p->ftype == TL_FTYPE_ALL_F32 || strstr(plan[i].name, "ffn_gate_inp.");
-      mt[i].src_type = f32 ? TL_QTYPE_F32 : p->ftype == TL_FTYPE_BF16 ? TL_QTYPE_BF16 : TL_QTYPE_F16;
+      bool f32 = plan[i].n_dims < 2 || p->ftype == TL_FTYPE_ALL_F32 ||
+                 strstr(plan[i].name, "ffn_gate_inp.");
+      mt[i].src_type = f32                         ? TL_QTYPE_F32
+                       : p->ftype == TL_FTYPE_BF16 ? TL_QTYPE_BF16
+                                                   : TL_QTYPE_F16;
     }
-    tl_mixture_ctx ctx = {.n_layer = hp->n_layer, .n_expert = hp->n_expert, .n_head = hp->n_head,
+    tl_mixture_ctx ctx = {.n_layer = hp->n_layer,
+                          .n_expert = hp->n_expert,
+                          .n_head = hp->n_head,
                           .n_head_kv = hp->n_head_kv};
     snprintf(ctx.arch, sizeof ctx.arch, "%s", tl_arch_name(hp->arch));
     if (st == TL_OK)
@@ -450,7 +484,8 @@ tl_status tl_convert(const tl_convert_params *p, tl_convert_summary *summary, tl
       plan[i].type = mt[i].type;
       plan[i].bytes = mt[i].bytes;
       if (!tl__cv_qtype_supported(plan[i].type))
-        st = tl__error_set(err, TL_EUNSUPPORTED, "convert: %s gives tensor '%s' type %s, which has no quantizer here",
+        st = tl__error_set(err, TL_EUNSUPPORTED,
+                           "convert: %s gives tensor '%s' type %s, which has no quantizer here",
                            tl_ftype_name(p->ftype), plan[i].name, tl_qtype_name(plan[i].type));
     }
   }
@@ -470,9 +505,11 @@ tl_status tl_convert(const tl_convert_params *p, tl_convert_summary *summary, tl
     st = tl__hf_tokenizer_write(p->input_dir, hp->n_vocab, w, &has_tok, &has_tmpl, err);
   uint64_t total = 0, n_params = 0;
   for (size_t i = 0; st == TL_OK && i < n_plan; i++) {
-    st = tl_gguf_writer_add_tensor(w, plan[i].name, plan[i].type, plan[i].ne, plan[i].n_dims, NULL, err);
+    st = tl_gguf_writer_add_tensor(w, plan[i].name, plan[i].type, plan[i].ne, plan[i].n_dims, NULL,
+                                   err);
     total += plan[i].bytes;
-    n_params += (uint64_t)plan[i].ne[0] * (uint64_t)plan[i].ne[1] * (uint64_t)plan[i].ne[2] * (uint64_t)plan[i].ne[3];
+    n_params += (uint64_t)plan[i].ne[0] * (uint64_t)plan[i].ne[1] * (uint64_t)plan[i].ne[2] *
+                (uint64_t)plan[i].ne[3];
   }
   if (st == TL_OK)
     st = tl_gguf_writer_begin(w, p->output_path, err);
@@ -510,7 +547,10 @@ tl_status tl_convert(const tl_convert_params *p, tl_convert_summary *summary, tl
       done += plan[i].bytes;
       worst = rep.rel_rmse > worst ? rep.rel_rmse : worst;
       if (p->progress) {
-        tl_convert_progress pr = {.index = i, .n_tensors = n_plan, .bytes_done = done, .bytes_total = total,
+        tl_convert_progress pr = {.index = i,
+                                  .n_tensors = n_plan,
+                                  .bytes_done = done,
+                                  .bytes_total = total,
                                   .tensor = &rep};
         p->progress(p->progress_user, &pr);
       }

@@ -23,14 +23,17 @@
 
 enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_BYTE = 6 };
 
-/* Llama 3 and Qwen2 split regexes (their tokenizer.json), named as llama.cpp names the pre-tokenizers. */
+/* Llama 3 and Qwen2 split regexes (their tokenizer.json), named as llama.cpp names the
+ * pre-tokenizers. */
 static const struct {
   const char *regex;
   const char *pre;
 } known_pre[] = {
-    {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
      "llama-bpe"},
-    {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
      "qwen2"},
 };
 
@@ -45,7 +48,8 @@ static void scan_pre(json_t *pt, bool *byte_level, bool *bl_regex, const char **
   if (!strcmp(type, "Sequence")) {
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(pt, "pretokenizers"), i, e) scan_pre(e, byte_level, bl_regex, split);
+    json_array_foreach(json_object_get(pt, "pretokenizers"), i, e)
+        scan_pre(e, byte_level, bl_regex, split);
   } else if (!strcmp(type, "ByteLevel")) {
     *byte_level = true;
     json_t *ur = json_object_get(pt, "use_regex");
@@ -64,6 +68,12 @@ static const char *pre_name(bool bl_regex, const char *split)
     return "default";
   }
   return bl_regex ? "gpt-2" : "default";
+}
+
+/* True when v is the JSON string s. */
+static bool str_is(json_t *v, const char *s)
+{
+  return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
 }
 
 /* A token given as "text" or {"content": "text"} in tokenizer_config.json. */
@@ -93,7 +103,8 @@ static int64_t find_token(const vocab *v, const char *s)
   return -1;
 }
 
-static tl_status write_special(tl_gguf_writer *w, const vocab *v, json_t *tcfg, json_t *mcfg, tl_error *err)
+static tl_status write_special(tl_gguf_writer *w, const vocab *v, json_t *tcfg, json_t *mcfg,
+                               tl_error *err)
 {
   static const struct {
     const char *cfg_key, *id_key, *gguf;
@@ -128,7 +139,8 @@ static tl_status write_special(tl_gguf_writer *w, const vocab *v, json_t *tcfg, 
   return st;
 }
 
-static tl_status write_chat_template(const char *dir, tl_gguf_writer *w, json_t *tcfg, bool *has, tl_error *err)
+static tl_status write_chat_template(const char *dir, tl_gguf_writer *w, json_t *tcfg, bool *has,
+                                     tl_error *err)
 {
   char *text = NULL;
   size_t len = 0;
@@ -146,8 +158,11 @@ static tl_status write_chat_template(const char *dir, tl_gguf_writer *w, json_t 
   if (json_is_array(ct)) { /* named templates: the "default" one */
     size_t i;
     json_t *e;
-    json_array_foreach(ct, i, e) if (!strcmp(json_string_value(json_object_get(e, "name")) ?: "", "default")) s =
-        json_string_value(json_object_get(e, "template"));
+    json_array_foreach(ct, i, e)
+    {
+      if (str_is(json_object_get(e, "name"), "default"))
+        s = json_string_value(json_object_get(e, "template"));
+    }
   }
   if (!s)
     return TL_OK;
@@ -197,7 +212,9 @@ static tl_status spm_scores(json_t *model, vocab *v, tl_error *err)
     const char *a, *b;
     size_t al, bl;
     if (!merge_parts(json_array_get(jm, i), &a, &al, &b, &bl)) {
-      st = tl__error_set(err, TL_EFORMAT, "convert: tokenizer.json merge %zu is neither \"a b\" nor [\"a\", \"b\"]", i);
+      st = tl__error_set(err, TL_EFORMAT,
+                         "convert: tokenizer.json merge %zu is neither \"a b\" nor [\"a\", \"b\"]",
+                         i);
       break;
     }
     if (al + bl >= 4096)
@@ -219,8 +236,8 @@ static tl_status spm_scores(json_t *model, vocab *v, tl_error *err)
   return st;
 }
 
-tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writer *w, bool *has_tokenizer,
-                                 bool *has_chat_template, tl_error *err)
+tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writer *w,
+                                 bool *has_tokenizer, bool *has_chat_template, tl_error *err)
 {
   *has_tokenizer = *has_chat_template = false;
   char *text = NULL, *ctext = NULL, *mtext = NULL;
@@ -231,12 +248,15 @@ tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writ
   char **merge_buf = NULL;
   size_t n_merges = 0;
   tl_status st = tl__cv_read_file(dir, "tokenizer_config.json", &ctext, &clen, err);
-  if (st == TL_OK)
-    tcfg = json_loadb(ctext, clen, 0, NULL);
-  else if (st != TL_ENOTFOUND)
+  if (st == TL_OK && !(tcfg = json_loadb(ctext, clen, 0, NULL)))
+    st = tl__error_set(err, TL_EFORMAT, "convert: tokenizer_config.json is not valid JSON");
+  if (st != TL_OK && st != TL_ENOTFOUND)
     goto done;
-  if (tl__cv_read_file(dir, "config.json", &mtext, &mlen, NULL) == TL_OK)
-    mcfg = json_loadb(mtext, mlen, 0, NULL);
+  st = tl__cv_read_file(dir, "config.json", &mtext, &mlen, err);
+  if (st == TL_OK && !(mcfg = json_loadb(mtext, mlen, 0, NULL)))
+    st = tl__error_set(err, TL_EFORMAT, "convert: config.json is not valid JSON");
+  if (st != TL_OK)
+    goto done;
   st = tl__cv_read_file(dir, "tokenizer.json", &text, &len, err);
   if (st == TL_ENOTFOUND) {
     st = write_chat_template(dir, w, tcfg, has_chat_template, err);
@@ -247,14 +267,16 @@ tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writ
   json_error_t jerr;
   root = json_loadb(text, len, 0, &jerr);
   if (!root) {
-    st = tl__error_set(err, TL_EFORMAT, "convert: tokenizer.json is not valid JSON (line %d): %s", jerr.line, jerr.text);
+    st = tl__error_set(err, TL_EFORMAT, "convert: tokenizer.json is not valid JSON (line %d): %s",
+                       jerr.line, jerr.text);
     goto done;
   }
   json_t *model = json_object_get(root, "model");
   const char *mtype = json_string_value(json_object_get(model, "type"));
   json_t *jv = json_object_get(model, "vocab");
   if (!mtype || strcmp(mtype, "BPE") != 0 || !json_is_object(jv)) {
-    st = tl__error_set(err, TL_EUNSUPPORTED, "convert: tokenizer.json model '%s' is not converted (BPE is)",
+    st = tl__error_set(err, TL_EUNSUPPORTED,
+                       "convert: tokenizer.json model '%s' is not converted (BPE is)",
                        mtype ? mtype : "(none)");
     goto done;
   }
@@ -262,12 +284,13 @@ tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writ
   const char *split = NULL;
   scan_pre(json_object_get(root, "pre_tokenizer"), &byte_level, &bl_regex, &split);
   json_t *dec = json_object_get(root, "decoder");
-  if (json_is_object(dec) && !strcmp(json_string_value(json_object_get(dec, "type")) ?: "", "ByteLevel"))
+  if (str_is(json_object_get(dec, "type"), "ByteLevel"))
     byte_level = true;
   bool spm = !byte_level && json_is_true(json_object_get(model, "byte_fallback"));
   if (!byte_level && !spm) {
-    st = tl__error_set(err, TL_EUNSUPPORTED,
-                       "convert: tokenizer.json BPE is neither byte-level nor byte-fallback; not converted");
+    st = tl__error_set(
+        err, TL_EUNSUPPORTED,
+        "convert: tokenizer.json BPE is neither byte-level nor byte-fallback; not converted");
     goto done;
   }
   /* the number of ids: the model's vocabulary, unless the tokenizer names more */
@@ -287,14 +310,17 @@ tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writ
   json_array_foreach(added, ai, e)
   {
     json_t *id = json_object_get(e, "id");
-    if (!json_is_integer(id) || json_integer_value(id) < 0 || !json_is_string(json_object_get(e, "content"))) {
-      st = tl__error_set(err, TL_EFORMAT, "convert: tokenizer.json added token %zu has no valid id or content", ai);
+    if (!json_is_integer(id) || json_integer_value(id) < 0 ||
+        !json_is_string(json_object_get(e, "content"))) {
+      st = tl__error_set(err, TL_EFORMAT,
+                         "convert: tokenizer.json added token %zu has no valid id or content", ai);
       goto done;
     }
     max_id = (uint64_t)json_integer_value(id) > max_id ? (uint64_t)json_integer_value(id) : max_id;
   }
   if (max_id >= n_vocab) {
-    st = tl__error_set(err, TL_EFORMAT, "convert: tokenizer.json has token id %llu, the model's vocabulary is %u",
+    st = tl__error_set(err, TL_EFORMAT,
+                       "convert: tokenizer.json has token id %llu, the model's vocabulary is %u",
                        (unsigned long long)max_id, n_vocab);
     goto done;
   }
@@ -303,7 +329,7 @@ tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writ
   v.len = tl__calloc(n_vocab, sizeof *v.len);
   v.type = tl__calloc(n_vocab, sizeof *v.type);
   v.score = tl__calloc(n_vocab, sizeof *v.score);
-  char (*pads)[16] = NULL;
+  char(*pads)[16] = NULL;
   if (!v.text || !v.len || !v.type || !v.score) {
     st = tl__error_set(err, TL_ENOMEM, "convert: out of memory for %u tokens", n_vocab);
     goto done;
@@ -316,7 +342,8 @@ tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writ
     v.len[id] = strlen(k);
     v.type[id] = TT_NORMAL;
     if (spm) {
-      v.score[id] = -(float)(json_array_size(json_object_get(model, "merges")) + id); /* after every merge */
+      v.score[id] =
+          -(float)(json_array_size(json_object_get(model, "merges")) + id); /* after every merge */
       if (v.len[id] == 6 && !strncmp(k, "<0x", 3) && k[5] == '>') {
         v.type[id] = TT_BYTE;
         v.score[id] = 0;
@@ -366,7 +393,8 @@ tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writ
   if (st == TL_OK && spm)
     st = tl_gguf_writer_set_arr(w, "tokenizer.ggml.scores", TL_GGUF_FLOAT32, v.score, n_vocab, err);
   if (st == TL_OK)
-    st = tl_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", TL_GGUF_INT32, v.type, n_vocab, err);
+    st =
+        tl_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", TL_GGUF_INT32, v.type, n_vocab, err);
   json_t *jm = json_object_get(model, "merges");
   if (st == TL_OK && !spm && json_is_array(jm) && json_array_size(jm) > 0) {
     n_merges = json_array_size(jm);
@@ -391,7 +419,9 @@ tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writ
         snprintf(merge_buf[i], n, "%s %s", a, b);
         merges[i] = merge_buf[i];
       } else {
-        st = tl__error_set(err, TL_EFORMAT, "convert: tokenizer.json merge %zu is neither \"a b\" nor [\"a\", \"b\"]", i);
+        st = tl__error_set(
+            err, TL_EFORMAT,
+            "convert: tokenizer.json merge %zu is neither \"a b\" nor [\"a\", \"b\"]", i);
       }
     }
     if (st == TL_OK)
