@@ -73,7 +73,7 @@ static void att_task(const att_job *j, uint32_t g, uint32_t i, float *scratch)
       int nw = n_keys - t < TL__TILE_MAX_W ? (int)(n_keys - t) : TL__TILE_MAX_W;
       for (uint32_t r = 0; r < n_rep; r += TL__TILE_MAX_X) {
         int nx = n_rep - r < TL__TILE_MAX_X ? (int)(n_rep - r) : TL__TILE_MAX_X;
-        qtile(hk, tl__kv_k_row(kv, j->layer, t) + off, kv->row_k, nw, qq + r * qrow, qrow, nx,
+        qtile(hk, tl__kv_k_row(kv, j->layer, t0 + t) + off, kv->row_k, nw, qq + r * qrow, qrow, nx,
               scores + (size_t)r * n_ctx + t, n_ctx);
       }
     }
@@ -94,7 +94,7 @@ static void att_task(const att_job *j, uint32_t g, uint32_t i, float *scratch)
     tl__vec_dot_tile_fn vtile = k->vec_dot_tile[kv->type];
     for (uint32_t d = 0; d < hv; d += TL__TILE_MAX_W) {
       int nw = hv - d < TL__TILE_MAX_W ? (int)(hv - d) : TL__TILE_MAX_W;
-      const uint8_t *w = tl__kv_vt_row(kv, j->layer, g * hv + d);
+      const uint8_t *w = tl__kv_vt_row(kv, j->layer, g * hv + d) + (size_t)t0 * kv->v_elem;
       for (uint32_t r = 0; r < n_rep; r += TL__TILE_MAX_X) {
         int nx = n_rep - r < TL__TILE_MAX_X ? (int)(n_rep - r) : TL__TILE_MAX_X;
         vtile(n_keys, w, (size_t)n_ctx * kv->v_elem, nw, scores + (size_t)r * n_ctx,
