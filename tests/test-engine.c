@@ -545,6 +545,10 @@ static void test_errors(void **state)
   tl_engine_params_init(&p);
   assert_int_equal(tl_engine_load(th_data_path("models/none.gguf"), &p, &e, &err), TL_ENOTFOUND);
   assert_null(e);
+  /* a directory without config.json */
+  assert_int_equal(tl_engine_load(th_tmpdir(), &p, &e, &err), TL_ENOTFOUND);
+  assert_non_null(strstr(err.message, "config.json"));
+  assert_null(e);
   /* parser fixture: arch llama without the hyperparameters */
   assert_int_equal(tl_engine_load(th_data_path("gguf/test-le-v3.gguf"), &p, &e, &err), TL_EFORMAT);
   assert_non_null(strstr(err.message, "llama."));
@@ -564,30 +568,51 @@ static void test_errors(void **state)
   tl_engine_free(NULL);
 }
 
-static void test_load_alloc_failures(void **state)
+/* Every allocation of a load fails in turn; each failure is reported and
+ * leaks nothing. jansson (config.json of a directory) allocates outside the
+ * injection, as in test-convert: its 2.14 parser mishandles a failing
+ * allocation. */
+static void load_alloc_failures(const char *model)
 {
-  (void)state;
-  /* Every allocation of a load fails in turn; each failure is reported and
-   * leaks nothing. */
   tl_engine_params p;
   tl_engine_params_init(&p);
   p.n_threads = 1;
   p.n_ctx = 32;
   th_alloc_install(0);
+  json_set_alloc_funcs(malloc, free);
   tl_engine *e = NULL;
-  assert_int_equal(tl_engine_load(stories(), &p, &e, NULL), TL_OK);
+  assert_int_equal(tl_engine_load(model, &p, &e, NULL), TL_OK);
   uint64_t n = th_alloc_count();
-  print_message("  %llu allocations in a load\n", (unsigned long long)n);
+  print_message("  %llu allocations in a load of %s\n", (unsigned long long)n, model);
   tl_engine_free(e);
   th_alloc_uninstall();
   for (uint64_t i = 1; i <= n; i++) {
     th_alloc_install(i);
+    json_set_alloc_funcs(malloc, free);
     e = NULL;
-    tl_status st = tl_engine_load(stories(), &p, &e, NULL);
-    assert_int_not_equal(st, TL_OK);
+    tl_status st = tl_engine_load(model, &p, &e, NULL);
+    if (st == TL_OK)
+      fail_msg("%s: load succeeded with allocation %llu failing", model, (unsigned long long)i);
     assert_null(e);
     assert_int_equal(th_alloc_live(), 0);
     th_alloc_uninstall();
+  }
+}
+
+static void test_load_alloc_failures(void **state)
+{
+  (void)state;
+  load_alloc_failures(stories());
+  /* the other families' loaders, from a GGUF and from a directory */
+  static const char *const dirs[] = {"engine/gemma3", "engine/mixtral", "engine/phi3"};
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+    char dir[1024], out[1024];
+    snprintf(dir, sizeof dir, "%s", th_data_path(dirs[i]));
+    snprintf(out, sizeof out, "%s/alloc-%zu.gguf", th_tmpdir(), i);
+    tl_convert_params cp = {.input_dir = dir, .output_path = out, .ftype = TL_FTYPE_ALL_F32};
+    assert_int_equal(tl_convert(&cp, NULL, NULL), TL_OK);
+    load_alloc_failures(out);
+    load_alloc_failures(dir);
   }
 }
 

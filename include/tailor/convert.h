@@ -95,8 +95,10 @@ typedef struct tl_convert_view_stats {
  * tl_convert writes, each tensor in its checkpoint type (F32, F16, BF16).
  * Tensors the conversion leaves as they are point into the read-only mapped
  * safetensors; those it changes (llama's q/k permutation, gemma's norms + 1,
- * 1-D tensors and routers not stored as F32, experts not stored back to
- * back, generated rope factors) are copies the handle owns. Close with
+ * 1-D tensors and routers not stored as F32, generated rope factors) are
+ * copies the handle owns. Experts not stored back to back become one tensor
+ * per expert (blk.N.ffn_gate.E.weight, as early Mixtral GGUFs) instead of
+ * the stacked blk.N.ffn_gate_exps.weight. Close with
  * tl_gguf_close. Errors as tl_convert; stats (optional) on success. */
 tl_status tl_convert_open_view(const char *dir, tl_gguf **out, tl_convert_view_stats *stats,
                                tl_error *err);

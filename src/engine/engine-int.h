@@ -35,9 +35,10 @@ typedef struct tl__layer {
   const float *attn_post_norm; /* (dim) gemma3: on the attention output */
   const float *ffn_post_norm;  /* (dim) gemma3: on the FFN output */
   tl__weight gate_inp;    /* (n_expert, dim) MoE router */
-  tl__weight exp_gate;    /* n_expert stacked (n_ff_exp, dim); ne1 is one expert's rows */
-  tl__weight exp_up;      /* n_expert stacked (n_ff_exp, dim) */
-  tl__weight exp_down;    /* n_expert stacked (dim, n_ff_exp) */
+  tl__weight *experts;    /* (n_expert, 3): each expert's gate (n_ff_exp, dim), up
+                           * (n_ff_exp, dim), down (dim, n_ff_exp); views into the
+                           * stacked ffn_*_exps or the per-expert tensors */
+  tl__weight exp_gate, exp_up, exp_down; /* expert 0's, for sizing scratch */
 } tl__layer;
 
 typedef struct tl__model tl__model;

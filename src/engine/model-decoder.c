@@ -135,14 +135,30 @@ tl_status tl__decoder_bind_ffn(const tl_gguf *g, const tl_hparams *hp, uint32_t 
   return TL_OK;
 }
 
-/* A stacked expert tensor [ne0, ne1, n_expert] as one expert's matrix
- * (ne1 rows); expert e starts e * ne1 rows further on. */
-static tl_status bind_experts(const tl_gguf *g, const char *name, int64_t ne0, int64_t ne1,
-                              int64_t n_expert, tl__weight *out, tl_error *err)
+/* The n_expert matrices (ne1 rows of ne0) of one kind: views into the
+ * stacked tensor blk.il.<kind>_exps [ne0, ne1, n_expert] (expert e starts
+ * e * ne1 rows further on), or, when that is absent, the per-expert tensors
+ * blk.il.<kind>.E.weight of early Mixtral GGUFs (llama.cpp still reads them).
+ * out[3 * e] for each expert e. */
+static tl_status bind_experts(const tl_gguf *g, uint32_t il, const char *kind, int64_t ne0,
+                              int64_t ne1, int64_t n_expert, tl__weight *out, tl_error *err)
 {
+  char name[TL_TENSOR_NAME_MAX];
+  snprintf(name, sizeof name, "blk.%u.%s_exps.weight", il, kind);
   int64_t i = tl_gguf_find_tensor(g, name);
-  if (i < 0)
-    return tl__error_set(err, TL_EFORMAT, "engine: tensor '%s' is missing", name);
+  if (i < 0) {
+    char one[TL_TENSOR_NAME_MAX];
+    snprintf(one, sizeof one, "blk.%u.%s.0.weight", il, kind);
+    if (tl_gguf_find_tensor(g, one) < 0)
+      return tl__error_set(err, TL_EFORMAT, "engine: tensor '%s' is missing", name);
+    for (int64_t e = 0; e < n_expert; e++) {
+      snprintf(one, sizeof one, "blk.%u.%s.%lld.weight", il, kind, (long long)e);
+      tl_status st = tl__weights_matrix(g, one, ne0, ne1, &out[3 * e], err);
+      if (st)
+        return st;
+    }
+    return TL_OK;
+  }
   const tl_gguf_tensor *t = tl_gguf_tensor_at(g, (size_t)i);
   if (!t->data || t->n_dims != 3 || t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != n_expert)
     return tl__error_set(err, TL_EFORMAT, "engine: tensor '%s' has shape [%lld, %lld, %lld], "
@@ -152,8 +168,12 @@ static tl_status bind_experts(const tl_gguf *g, const char *name, int64_t ne0, i
   if (!tl__qtype_is_weight(t->type))
     return tl__error_set(err, TL_EUNSUPPORTED, "engine: tensor '%s' has type %s, which the CPU "
                          "kernels do not multiply", name, tl_qtype_name(t->type));
-  *out = (tl__weight){.name = t->name, .data = t->data, .type = t->type, .ne0 = ne0, .ne1 = ne1,
-                      .row_bytes = (size_t)tl_qtype_row_bytes(t->type, ne0)};
+  tl__weight w = {.name = t->name, .data = t->data, .type = t->type, .ne0 = ne0, .ne1 = ne1,
+                  .row_bytes = (size_t)tl_qtype_row_bytes(t->type, ne0)};
+  for (int64_t e = 0; e < n_expert; e++) {
+    out[3 * e] = w;
+    out[3 * e].data = (const uint8_t *)t->data + (size_t)e * (size_t)ne1 * w.row_bytes;
+  }
   return TL_OK;
 }
 
@@ -164,11 +184,18 @@ tl_status tl__decoder_bind_moe(const tl_gguf *g, const tl_hparams *hp, uint32_t 
   char nm[TL_TENSOR_NAME_MAX];
   tl_status st;
   if ((st = tl__weights_vector(g, NAME("ffn_norm.weight"), d, true, &L->ffn_norm, err)) ||
-      (st = tl__weights_matrix(g, NAME("ffn_gate_inp.weight"), d, ne, &L->gate_inp, err)) ||
-      (st = bind_experts(g, NAME("ffn_gate_exps.weight"), d, ff, ne, &L->exp_gate, err)) ||
-      (st = bind_experts(g, NAME("ffn_up_exps.weight"), d, ff, ne, &L->exp_up, err)) ||
-      (st = bind_experts(g, NAME("ffn_down_exps.weight"), ff, d, ne, &L->exp_down, err)))
+      (st = tl__weights_matrix(g, NAME("ffn_gate_inp.weight"), d, ne, &L->gate_inp, err)))
     return st;
+  L->experts = tl__calloc((size_t)ne * 3, sizeof *L->experts);
+  if (!L->experts)
+    return tl__error_set(err, TL_ENOMEM, "engine: out of memory for %lld experts", (long long)ne);
+  if ((st = bind_experts(g, il, "ffn_gate", d, ff, ne, L->experts, err)) ||
+      (st = bind_experts(g, il, "ffn_up", d, ff, ne, L->experts + 1, err)) ||
+      (st = bind_experts(g, il, "ffn_down", ff, d, ne, L->experts + 2, err)))
+    return st;
+  L->exp_gate = L->experts[0];
+  L->exp_up = L->experts[1];
+  L->exp_down = L->experts[2];
   return TL_OK;
 }
 
@@ -251,14 +278,6 @@ static void attention(const tl__model *m, tl__backend *b, tl__state *s, tl__kv *
   op->matmul(b, &L->wo, s->att, s->xb, n);                      /* xb (n, dim) */
 }
 
-/* One expert's matrix out of a stacked tensor. */
-static tl__weight expert(const tl__weight *w, uint32_t e)
-{
-  tl__weight v = *w;
-  v.data = (const uint8_t *)w->data + (size_t)e * (size_t)w->ne1 * w->row_bytes;
-  return v;
-}
-
 /* Routed experts on xb (normed, n tokens) into xb (n, dim): each token's
  * n_expert_used experts by the router's softmax, weighted (renormalised
  * when norm), summed. Tokens are grouped by expert so that each expert's
@@ -282,13 +301,12 @@ static void moe(const tl__model *m, tl__backend *b, tl__state *s, const tl__laye
         }
     if (cnt == 0)
       continue;
-    tl__weight wg = expert(&L->exp_gate, e), wu = expert(&L->exp_up, e),
-               wd = expert(&L->exp_down, e);
+    const tl__weight *ew = &L->experts[3 * e]; /* gate, up, down */
     op->gather_rows(b, s->ex, s->xb, s->rows, cnt, dim);         /* ex (cnt, dim) */
-    op->matmul(b, &wg, s->ex, s->eh, cnt);                       /* eh (cnt, ff) */
-    op->matmul(b, &wu, s->ex, s->eh2, cnt);                      /* eh2 (cnt, ff) */
+    op->matmul(b, &ew[0], s->ex, s->eh, cnt);                    /* eh (cnt, ff) */
+    op->matmul(b, &ew[1], s->ex, s->eh2, cnt);                   /* eh2 (cnt, ff) */
     op->swiglu(b, s->eh, s->eh, s->eh2, (size_t)cnt * ff);
-    op->matmul(b, &wd, s->eh, s->ey, cnt);                       /* ey (cnt, dim) */
+    op->matmul(b, &ew[2], s->eh, s->ey, cnt);                    /* ey (cnt, dim) */
     op->scatter_add_rows(b, s->esum, s->ey, s->rows, s->rows_w, cnt, dim);
   }
   op->scale(b, s->xb, 0.0f, (size_t)n * dim);

@@ -37,6 +37,8 @@ tl_status tl__model_load(const tl_gguf *g, tl__model *m, tl_error *err)
 
 void tl__model_unload(tl__model *m)
 {
+  for (uint32_t il = 0; m->layers && il < m->hp.n_layer; il++)
+    tl__free(m->layers[il].experts);
   tl__llama_unload(m);
   tl__rope_deinit(&m->rope_swa);
 }

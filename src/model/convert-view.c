@@ -6,7 +6,8 @@
  * back) point into the read-only mapped safetensors; the rest are copies
  * owned by the handle: llama's permuted q/k rows (in the source type),
  * gemma's norms + 1, 1-D tensors and routers not stored as F32 (F32, as the
- * converter writes them), experts stored apart, generated tensors. */
+ * converter writes them), generated tensors. Experts stored apart become one
+ * tensor per expert, each in place, named as early Mixtral GGUFs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -151,6 +152,41 @@ static tl_status make_copy(const view *v, const tl__cv_tensor *t, tl_qtype tt, v
   return TL_OK;
 }
 
+/* One tensor of the view. */
+typedef struct entry {
+  char name[TL_TENSOR_NAME_MAX];
+  tl_qtype type;
+  uint32_t n_dims;
+  int64_t ne[4];
+  const void *data;
+} entry;
+
+/* t in place, or copied (as F32 when to_f32, else in its source type). */
+static tl_status add_entry(view *v, const tl__cv_tensor *t, bool to_f32, entry *ents, size_t *n_ent,
+                           tl_convert_view_stats *vs, tl_error *err)
+{
+  entry *en = &ents[(*n_ent)++];
+  snprintf(en->name, sizeof en->name, "%s", t->name);
+  en->n_dims = t->n_dims;
+  memcpy(en->ne, t->ne, sizeof en->ne);
+  uint64_t rows = (uint64_t)t->ne[1] * (uint64_t)t->ne[2] * (uint64_t)t->ne[3];
+  tl_qtype ty;
+  if (in_place(v, t, &ty) && (!to_f32 || ty == TL_QTYPE_F32)) {
+    en->type = ty;
+    en->data = src_data(v, &t->src[0]);
+    vs->n_in_place++;
+    vs->bytes_in_place += tl_qtype_row_bytes(ty, t->ne[0]) * rows;
+    return TL_OK;
+  }
+  en->type = to_f32 || t->n_src == 0 ? TL_QTYPE_F32 : t->src[0].st->type;
+  tl_status st = make_copy(v, t, en->type, &v->bufs[v->n_bufs], err);
+  if (st != TL_OK)
+    return st;
+  en->data = v->bufs[v->n_bufs++];
+  vs->bytes_copied += tl_qtype_row_bytes(en->type, t->ne[0]) * rows;
+  return TL_OK;
+}
+
 static void base_name(const char *dir, char *out, size_t cap)
 {
   size_t n = strlen(dir);
@@ -194,8 +230,8 @@ tl_status tl_convert_open_view(const char *dir, tl_gguf **out, tl_convert_view_s
   tl__cv_shards sh = {0};
   tl__cv_tensor *plan = NULL;
   tl_gguf_writer *w = NULL;
-  tl_qtype *types = NULL;
-  const void **where = NULL;
+  entry *ents = NULL;
+  size_t n_ent = 0;
   tl_convert_view_stats vs = {0};
   view *v = tl__calloc(1, sizeof *v);
   tl_hparams *hp = tl__calloc(1, sizeof *hp);
@@ -212,11 +248,13 @@ tl_status tl_convert_open_view(const char *dir, tl_gguf **out, tl_convert_view_s
     st = tl__cv_plan_tensors(hp, cfg, cfg_len, sh.list.v, sh.file_of, sh.list.n, &plan, &n_plan, err);
   if (st == TL_OK)
     st = map_shards(v, &sh, err);
+  size_t cap = 0;
+  for (size_t i = 0; i < n_plan; i++)
+    cap += plan[i].n_src > 1 ? plan[i].n_src : 1;
   if (st == TL_OK) {
-    types = tl__calloc(n_plan ? n_plan : 1, sizeof *types);
-    where = tl__calloc(n_plan ? n_plan : 1, sizeof *where);
-    v->bufs = tl__calloc(n_plan ? n_plan : 1, sizeof *v->bufs);
-    if (!types || !where || !v->bufs)
+    ents = tl__calloc(cap ? cap : 1, sizeof *ents);
+    v->bufs = tl__calloc(cap ? cap : 1, sizeof *v->bufs);
+    if (!ents || !v->bufs)
       st = tl__error_set(err, TL_ENOMEM, "convert: out of memory");
   }
   /* each tensor in place or copied; the file type is the first matrix's */
@@ -230,27 +268,33 @@ tl_status tl_convert_open_view(const char *dir, tl_gguf **out, tl_convert_view_s
     bool same = true;
     for (size_t k = 1; k < t->n_src; k++)
       same &= t->src[k].st->type == t->src[0].st->type;
-    if (in_place(v, t, &ty) && (!want_f32 || ty == TL_QTYPE_F32)) {
-      types[i] = ty;
-      where[i] = src_data(v, &t->src[0]);
-      vs.n_in_place++;
-      vs.bytes_in_place += tl_qtype_row_bytes(ty, t->ne[0]) * (uint64_t)t->ne[1] * (uint64_t)t->ne[2] *
-                           (uint64_t)t->ne[3];
+    if (t->n_src > 1 && t->op == TL_CV_COPY && !want_f32 && !in_place(v, t, &ty)) {
+      /* experts not stored back to back: one tensor per expert, named as
+       * early Mixtral GGUFs name them (blk.N.ffn_gate.E.weight), each seen
+       * in place where it can be, rather than a stacked copy */
+      const char *x = strstr(t->name, "_exps.weight");
+      for (size_t e = 0; st == TL_OK && x && e < t->n_src; e++) {
+        tl__cv_tensor one = *t;
+        one.n_src = 1;
+        one.src = &t->src[e];
+        one.n_dims = 2;
+        one.ne[1] = t->src[e].st->ne[1];
+        one.ne[2] = one.ne[3] = 1;
+        snprintf(one.name, sizeof one.name, "%.*s.%zu.weight", (int)(x - t->name), t->name, e);
+        st = add_entry(v, &one, false, ents, &n_ent, &vs, err);
+      }
+      if (!x)
+        st = tl__error_set(err, TL_EINTERNAL, "convert: '%s' has several sources", t->name);
     } else {
-      types[i] = want_f32 || !same || t->n_src == 0 ? TL_QTYPE_F32 : t->src[0].st->type;
-      if ((st = make_copy(v, t, types[i], &v->bufs[v->n_bufs], err)) != TL_OK)
-        break;
-      where[i] = v->bufs[v->n_bufs++];
-      vs.bytes_copied += tl_qtype_row_bytes(types[i], t->ne[0]) * (uint64_t)t->ne[1] *
-                         (uint64_t)t->ne[2] * (uint64_t)t->ne[3];
+      st = add_entry(v, t, want_f32 || !same, ents, &n_ent, &vs, err);
     }
-    if (!ftype_set && t->n_dims >= 2) {
-      ftype = types[i] == TL_QTYPE_BF16 ? TL_FTYPE_BF16
-              : types[i] == TL_QTYPE_F16 ? TL_FTYPE_F16 : TL_FTYPE_ALL_F32;
+    if (st == TL_OK && !ftype_set && t->n_dims >= 2) {
+      tl_qtype ft = ents[n_ent - 1].type;
+      ftype = ft == TL_QTYPE_BF16 ? TL_FTYPE_BF16 : ft == TL_QTYPE_F16 ? TL_FTYPE_F16 : TL_FTYPE_ALL_F32;
       ftype_set = true;
     }
   }
-  vs.n_tensors = n_plan;
+  vs.n_tensors = n_ent;
   bool has_tok = false, has_tmpl = false;
   if (st == TL_OK)
     st = tl_gguf_writer_create(&w, err);
@@ -261,8 +305,8 @@ tl_status tl_convert_open_view(const char *dir, tl_gguf **out, tl_convert_view_s
   }
   if (st == TL_OK)
     st = tl__hf_tokenizer_write(dir, hp->n_vocab, w, &has_tok, &has_tmpl, err);
-  for (size_t i = 0; st == TL_OK && i < n_plan; i++)
-    st = tl_gguf_writer_add_tensor(w, plan[i].name, types[i], plan[i].ne, plan[i].n_dims, NULL, err);
+  for (size_t i = 0; st == TL_OK && i < n_ent; i++)
+    st = tl_gguf_writer_add_tensor(w, ents[i].name, ents[i].type, ents[i].ne, ents[i].n_dims, NULL, err);
   void *meta = NULL;
   size_t meta_len = 0;
   if (st == TL_OK)
@@ -272,8 +316,8 @@ tl_status tl_convert_open_view(const char *dir, tl_gguf **out, tl_convert_view_s
     st = tl__gguf_open_view(meta, meta_len, view_release, v, &g, err);
     v = NULL; /* the handle owns it now, or released it */
   }
-  for (size_t i = 0; st == TL_OK && i < n_plan; i++)
-    tl__gguf_set_tensor_data(g, i, where[i]);
+  for (size_t i = 0; st == TL_OK && i < n_ent; i++)
+    tl__gguf_set_tensor_data(g, i, ents[i].data);
   if (st == TL_OK) {
     *out = g;
     if (stats)
@@ -283,8 +327,7 @@ tl_status tl_convert_open_view(const char *dir, tl_gguf **out, tl_convert_view_s
   }
   view_release(v);
   tl_gguf_writer_free(w);
-  tl__free(types);
-  tl__free(where);
+  tl__free(ents);
   tl__cv_plan_free(plan, n_plan);
   tl__cv_shards_close(&sh);
   tl__free(cfg);
