@@ -67,7 +67,7 @@ typedef struct tl__state {
   float *att;    /* (n_ubatch, n_head * head_dim_v) attention output */
   float *hb;     /* (n_ubatch, n_ff) gate, then silu(gate) * up */
   float *hb2;    /* (n_ubatch, n_ff) up */
-  int32_t *pos;  /* (n_ubatch) positions of the tokens */
+  int32_t *pos;  /* (n_ubatch) positions of the tokens (host memory) */
 } tl__state;
 
 tl_status tl__state_init(tl__state *st, tl__backend *b, const tl_hparams *hp, uint32_t n_ubatch,
@@ -82,8 +82,13 @@ struct tl__kv {
   uint32_t n_embd_k, n_embd_v; /* elements per token and layer */
   size_t row_k, row_v;    /* bytes per token and layer */
   uint8_t *k;             /* (n_layer, n_ctx, row_k) */
-  uint8_t *v;             /* (n_layer, n_ctx, row_v) */
+  uint8_t *v;             /* (n_layer, n_ctx, row_v), or transposed: (n_layer, n_embd_v, n_ctx) */
+  bool v_trans;           /* V stored transposed (F16, F32): each value dimension
+                           * contiguous over positions, so P·V is a row-dot product */
+  size_t v_elem;          /* bytes per V element when transposed */
   uint64_t bytes;         /* k and v together */
+  /* The vectorised f16 row conversion of the CPU kernels. */
+  void (*fp16_to_f32)(const uint16_t *src, float *dst, int64_t n);
 };
 
 tl_status tl__kv_init(tl__kv *kv, const tl_hparams *hp, tl_qtype type, uint32_t n_ctx,
@@ -97,10 +102,15 @@ static inline uint8_t *tl__kv_v_row(const tl__kv *kv, uint32_t layer, uint32_t p
 {
   return kv->v + ((size_t)layer * kv->n_ctx + pos) * kv->row_v;
 }
-/* Elements [off, off + n) of a cached row as floats; tmp holds one row of
- * n_embd floats for types whose blocks straddle heads. */
-const float *tl__kv_slice(const tl__kv *kv, const uint8_t *row, uint32_t n_embd, uint32_t off,
-                          uint32_t n, float *dst, float *tmp);
+/* Transposed V: the n_ctx values of dimension d (0 .. n_embd_v-1) of a layer. */
+static inline uint8_t *tl__kv_vt_row(const tl__kv *kv, uint32_t layer, uint32_t d)
+{
+  return kv->v + ((size_t)layer * kv->n_embd_v + d) * kv->n_ctx * kv->v_elem;
+}
+/* Elements [off, off + n) of a cached row as floats, in dst (n floats) or
+ * tmp (one whole row, for block types whose blocks straddle heads). */
+const float *tl__kv_slice(const tl__kv *kv, const uint8_t *row, uint32_t off, uint32_t n,
+                          float *dst, float *tmp);
 
 /* ---- RoPE (rope.c) ---- */
 
