@@ -11,7 +11,7 @@
 #include "engine/cpu/kernels.h"
 
 typedef struct count_ctx {
-  int nth_seen;
+  int nth_seen;        /* written by thread 0 only */
   _Atomic int calls;
   long per_thread[16]; /* each written only by its own thread */
   long plain;          /* written by thread 0 only; checks ordering across runs */
@@ -20,11 +20,12 @@ typedef struct count_ctx {
 static void count_task(void *p, int ith, int nth)
 {
   count_ctx *c = p;
-  c->nth_seen = nth;
   c->per_thread[ith]++;
   atomic_fetch_add(&c->calls, 1);
-  if (ith == 0)
+  if (ith == 0) {
+    c->nth_seen = nth;
     c->plain++;
+  }
 }
 
 static void test_runs_each_thread_once(void **state)
