@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tailor/catalog.h"
 #include "tailor/error.h"
 #include "tailor/hw.h"
 #include "tailor/model.h"
@@ -123,8 +124,12 @@ typedef struct tl_plan_settings {
 } tl_plan_settings;
 
 void tl_plan_settings_init(tl_plan_settings *s);
+/* Copies what a catalog entry says about quality (its "quality" score) and
+ * family into s. */
+void tl_plan_settings_from_catalog(tl_plan_settings *s, const tl_catalog_entry *e);
 
-#define TL_PLAN_MAX_DEVICES (TL_HW_MAX_GPUS + 1)
+/* A plan uses the host and at most 16 GPUs (one node). */
+#define TL_PLAN_MAX_DEVICES 17
 #define TL_PLAN_MAX_NOTES 8
 #define TL_PLAN_HOST 0 /* device index of the host (CPU and system RAM) */
 
@@ -233,6 +238,8 @@ tl_status tl_sort_key_parse(const char *s, tl_sort_key *out);
 typedef struct tl_fit_row {
   char id[64];                 /* catalog id or file path (truncated) */
   char name[128];
+  char family[32];
+  char license[32];
   tl_ftype ftype;
   uint64_t n_params;
   uint64_t n_params_active;
@@ -245,6 +252,37 @@ typedef struct tl_fit_row {
  * Marks, per id, the row with the highest quality that fits at level GOOD or
  * better (else the best that fits) as best_quant. */
 void tl_fit_rank(tl_fit_row *rows, size_t n, tl_sort_key key);
+
+/* What `tailor fit` asks: settings for every plan, filters on the catalog,
+ * and the quantizations to try. Zero / NULL fields do not filter. */
+typedef struct tl_fit_query {
+  tl_plan_settings settings;
+  const char *family;        /* prefix of the catalog family, case-insensitive ("qwen") */
+  const char *license;       /* exact license id, case-insensitive */
+  const char *tag;           /* the entry has this tag */
+  uint32_t min_context;      /* the model's own context >= this */
+  uint64_t max_params;       /* total parameters <= this */
+  int max_level;             /* keep rows at this tl_fit_level or better; -1 = all */
+  const tl_ftype *ftypes;    /* NULL: tl_tune_ftypes(hw) */
+  size_t n_ftypes;
+  const char *const *ids;    /* only these catalog ids (no use-case filter), NULL = all */
+  size_t n_ids;
+} tl_fit_query;
+
+void tl_fit_query_init(tl_fit_query *q);
+
+/* One row: m on hw with s; the row's id/name come from m (catalog id when
+ * set, else its source). The same call tune makes for each candidate. */
+tl_status tl_fit_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_settings *s, tl_fit_row *row,
+                       tl_error *err);
+
+/* Every catalog entry that passes the filters (or each of q->ids; an
+ * unknown id is TL_ENOTFOUND naming it) at every quantization of the query: *rows (free with tl_free) and *n, ranked by key. Entries whose
+ * description cannot be built are skipped with a log line. For a use case
+ * other than general only entries tagged with it are kept; embedding-only
+ * models are kept only for the embedding use case. */
+tl_status tl_fit_catalog(const tl_catalog *c, const tl_hw *hw, const tl_fit_query *q, tl_sort_key key,
+                         tl_fit_row **rows, size_t *n, tl_error *err);
 
 /* ---- tune ---- */
 
@@ -288,10 +326,15 @@ typedef struct tl_tune_candidate {
 
 #define TL_TUNE_MAX_CANDIDATES 16
 
+#define TL_PLAN_COMMAND_MAX 1024
+
 typedef struct tl_tune_result {
   size_t n_candidates;
   tl_tune_candidate candidates[TL_TUNE_MAX_CANDIDATES];
   int recommended;         /* index, -1 when nothing fits */
+  /* copy-paste commands for the recommended candidate, one per runtime
+   * (index tl_runtime), each from that runtime's own plan; "" when none fits */
+  char commands[TL_RUNTIME_COUNT][TL_PLAN_COMMAND_MAX];
 } tl_tune_result;
 
 /* The quantizations tune tries for a model on this machine: BF16 (or F16),
@@ -305,6 +348,32 @@ size_t tl_tune_ftypes(const tl_hw *hw, tl_ftype *out, size_t max);
  * `preferred`: the profile's order; the first that fits is recommended, else
  * the first that fits at all. */
 void tl_tune_choose(tl_tune_result *r, tl_tune_profile profile, tl_ftype forced);
+
+/* The whole of `tailor tune`: one plan per candidate quantization of m
+ * (tl_tune_ftypes, plus forced when it is not among them; pass (tl_ftype)-1
+ * for none) on hw with s, each through tl_fit_model on m re-typed by the
+ * mixture rule (m itself for its own file type), then tl_tune_choose.
+ * TL_OK also when nothing fits (out->recommended == -1). */
+tl_status tl_tune_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_settings *s,
+                        tl_tune_profile profile, tl_ftype forced, tl_tune_result *out, tl_error *err);
+
+/* ---- commands and JSON ---- */
+
+/* A command line that runs plan p of model m (opened from src) with the
+ * plan's runtime: `tailor run`, `llama-server`, an Ollama Modelfile +
+ * `ollama run`, or `vllm serve`, with the plan's context, GPU layers, flash
+ * attention, KV types, parallel sequences, tensor parallelism. Writes at most
+ * n bytes (NUL-terminated); TL_ELIMIT when it does not fit. */
+tl_status tl_plan_command(const tl_plan *p, const tl_model_desc *m, const char *src, char *buf, size_t n,
+                          tl_error *err);
+
+/* The documented JSON objects (docs/json.md, "plan"). *out is
+ * NUL-terminated, free with tl_free. */
+tl_status tl_plan_to_json(const tl_plan *p, char **out, tl_error *err);
+/* {"schema_version":1, "rows":[{id, name, quant, params, best_quant, plan}...]} */
+tl_status tl_fit_rows_to_json(const tl_fit_row *rows, size_t n, char **out, tl_error *err);
+/* {"schema_version":1, "recommended": i|null, "candidates":[...], "commands":{...}} */
+tl_status tl_tune_to_json(const tl_tune_result *r, char **out, tl_error *err);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
 
 #include "tailor/catalog.h"
 #include "tailor/config.h"
+#include "tailor/engine.h"
 #include "tailor/error.h"
 #include "tailor/gguf.h"
 #include "tailor/hooks.h"

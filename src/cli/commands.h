@@ -20,6 +20,7 @@ typedef struct tl_cli_command {
 } tl_cli_command;
 
 extern const tl_cli_command tl_cli_cmd_tokenize;
+extern const tl_cli_command tl_cli_cmd_run;
 
 /* Prints cmd->help to stdout. */
 void tl_cli_print_help(const tl_cli_command *cmd);
@@ -31,6 +32,8 @@ int tl_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(pri
 extern const tl_cli_command tl_cli_cmd_probe;
 extern const tl_cli_command tl_cli_cmd_inspect;
 extern const tl_cli_command tl_cli_cmd_catalog;
+extern const tl_cli_command tl_cli_cmd_fit;
+extern const tl_cli_command tl_cli_cmd_tune;
 extern const tl_cli_command tl_cli_cmd_config;
 
 #endif

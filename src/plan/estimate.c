@@ -46,12 +46,14 @@ static void sum_up(const tl__runtime *rt, const tl__pmodel *pm, tl_plan *p)
     for (int c = 0; c < TL_MEM_COUNT; c++)
       p->bytes[c] += dev->bytes[c];
     p->required += dev->used;
-    p->available += dev->available;
+    if (!dev->unified)
+      p->available += dev->available; /* a unified GPU's share is part of the host's pool */
     if (d > 0) {
       p->gpu_required += dev->used;
       p->gpu_available += dev->available;
     }
-    double u = dev->available ? (double)dev->used / (double)dev->available : (dev->used ? 1e9 : 0);
+    uint64_t used = d == 0 ? tl__pool_used(p) : dev->used;
+    double u = dev->available ? (double)used / (double)dev->available : (used ? 1e9 : 0);
     if (u > p->utilisation)
       p->utilisation = u;
   }
@@ -71,7 +73,7 @@ static void sum_up(const tl__runtime *rt, const tl__pmodel *pm, tl_plan *p)
   tl_plan_settings one = p->settings;
   one.n_parallel = 1;
   for (uint32_t l = 0; l < pm->n_layer; l++)
-    kv += tl__kv_layer_bytes(rt, &one, &pm->kv[l]);
+    kv += rt->kv_cells(&one, &pm->kv[l]) * pm->kv_cell_bytes[l];
   p->kv_bytes_per_token = one.n_ctx ? kv / one.n_ctx : 0;
 }
 
@@ -121,12 +123,21 @@ static uint32_t max_context(const tl__pmodel *pm, const tl_hw *hw, const tl_plan
 {
   uint32_t limit = pm->m->hp.n_ctx_train ? pm->m->hp.n_ctx_train : 131072;
   tl_plan_settings s = p->settings;
+  /* only modes no worse than the plan's count: placing in the plan's mode
+   * finds those (a GPU-resident fit also fits with experts or layers moved) */
+  if (p->fits && s.n_gpu_layers < 0)
+    s.mode = (int)p->mode;
   if (p->fits && p->settings.n_ctx >= limit)
     return limit; /* fits already at the model's own maximum */
-  uint32_t lo = 1, hi = (limit + 255) / 256, best = 0;
+  /* most plans either fit at the maximum or not at all: try that first */
+  s.n_ctx = limit;
+  if (tl__plan_place(pm, hw, &s, tmp, NULL) == TL_OK && tmp->fits && (!p->fits || tmp->mode <= p->mode))
+    return limit;
+  /* a plan that fits at n_ctx fits at anything smaller: search above it */
+  uint32_t lo = p->fits ? p->settings.n_ctx / 256 + 1 : 1, hi = (limit - 1) / 256, best = p->fits ? p->settings.n_ctx : 0;
   while (lo <= hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    s.n_ctx = mid * 256 > limit ? limit : mid * 256;
+    s.n_ctx = mid * 256;
     bool ok = tl__plan_place(pm, hw, &s, tmp, NULL) == TL_OK && tmp->fits &&
               (!p->fits || tmp->mode <= p->mode);
     if (ok) {
@@ -175,13 +186,14 @@ tl_status tl_plan_estimate(const tl_model_desc *m, const tl_hw *hw, const tl_pla
     eff = *r.eff;
   else
     tl_efficiency_default(&eff);
+  tl__pmodel_set_kv_types(pm, r.kv_type_k, r.kv_type_v);
   st = tl__plan_place(pm, hw, &r, p, err);
   if (st != TL_OK)
     goto done;
   p->n_ctx_max = max_context(pm, hw, p, tmp);
   tl__speed_estimate(pm, hw, &eff, p);
   tl__fit_assess(pm, hw, p);
-  tl__score_plan(pm, p);
+  tl__score_plan(m, p);
   memcpy(out, p, sizeof *p);
 done:
   tl__free(pm);

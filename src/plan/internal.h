@@ -25,10 +25,14 @@ typedef struct tl__pmodel {
   double matmul_params_active;          /* elements of weights multiplied per token */
   uint64_t read_bytes_active;           /* weight bytes read per token (MoE: used experts) */
   tl_kv_layer kv[TL_MAX_LAYERS];
+  uint64_t kv_cell_bytes[TL_MAX_LAYERS]; /* K + V bytes of one cell at the plan's KV types */
 } tl__pmodel;
 
 /* Fills pm from m. TL_EINVAL when the model has no layers or too many. */
 tl_status tl__pmodel_init(tl__pmodel *pm, const tl_model_desc *m, tl_error *err);
+
+/* Sets kv_cell_bytes for the KV cache types of a plan. */
+void tl__pmodel_set_kv_types(tl__pmodel *pm, tl_qtype k, tl_qtype v);
 
 /* Bytes of n elements of a KV cache type (block types rounded up to blocks). */
 uint64_t tl__kv_type_bytes(tl_qtype t, uint64_t n);
@@ -79,6 +83,8 @@ uint64_t tl__llamacpp_graph_bytes(const tl__pmodel *pm, const tl_plan_settings *
 /* KV bytes of one layer for all sequences under runtime rt. */
 uint64_t tl__kv_layer_bytes(const tl__runtime *rt, const tl_plan_settings *s, const tl_kv_layer *l);
 
+/* What the host offers a model now: tl_memory.usable (else available, total). */
+uint64_t tl__host_usable(const tl_hw *hw);
 /* Host memory held back from a plan: the OS and other programs. */
 uint64_t tl__host_headroom(const tl_hw *hw);
 
@@ -86,6 +92,9 @@ uint64_t tl__host_headroom(const tl_hw *hw);
  * fills devices, layer/expert maps, memory per device, mode and fits. */
 tl_status tl__place_layers(const tl__runtime *rt, const tl__pmodel *pm, const tl_hw *hw,
                            tl_plan *p, tl_error *err);
+/* Bytes drawn from system RAM: the host's and every unified GPU's. */
+uint64_t tl__pool_used(const tl_plan *p);
+
 /* Placement for vLLM (GPU only, tensor parallel, paged KV). */
 tl_status tl__place_vllm(const tl__pmodel *pm, const tl_hw *hw, tl_plan *p, tl_error *err);
 /* vLLM: KV cells per sequence rounded up to its 16-token blocks. */
@@ -100,11 +109,19 @@ void tl__fit_assess(const tl__pmodel *pm, const tl_hw *hw, tl_plan *p);
 void tl__plan_note(tl_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Scores 0-100 and the composite. */
-void tl__score_plan(const tl__pmodel *pm, tl_plan *p);
+void tl__score_plan(const tl_model_desc *m, tl_plan *p);
 /* Quality estimate 0-100 before the quantization adjustment. */
 double tl__quality_base(const tl_model_desc *m, const tl_plan_settings *s);
 /* Multiplier for a file-type mixture (1.0 = unquantized). */
 double tl__quality_quant_factor(tl_ftype f, bool known);
+
+/* m re-typed to ftype by the mixture rule (registry tensors of m's
+ * hyperparameters), keeping m's name, source, license and catalog id. The
+ * one way fit and tune derive a mixture from an opened model. */
+tl_status tl__desc_retype(const tl_model_desc *m, tl_ftype ftype, tl_model_desc **out, tl_error *err);
+
+/* The mixture a model is opened at before it is re-typed (fit and tune alike). */
+#define TL__OPEN_FTYPE TL_FTYPE_Q4_K_M
 
 /* Places and sizes only (no speed or scores): used by the context search. */
 tl_status tl__plan_place(const tl__pmodel *pm, const tl_hw *hw, const tl_plan_settings *resolved,

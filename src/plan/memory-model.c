@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/error-int.h"
+#include "tailor/quant.h"
 #include "internal.h"
 
 static bool is_expert_role(tl_tensor_role r)
@@ -101,34 +102,32 @@ tl_status tl__pmodel_init(tl__pmodel *pm, const tl_model_desc *m, tl_error *err)
   return TL_OK;
 }
 
-/* KV cache element types the runtimes accept, with their block layout
- * (ggml-common.h: block_q8_0 is 2 + 32 bytes per 32 values, block_q4_0
- * 2 + 16, block_q4_1 4 + 16, block_q5_0 2 + 4 + 16, block_q5_1 4 + 4 + 16,
- * block_iq4_nl 2 + 16). */
-static const struct {
-  tl_qtype type;
-  uint32_t block;
-  uint32_t bytes;
-} kv_types[] = {
-    {TL_QTYPE_F32, 1, 4},     {TL_QTYPE_F16, 1, 2},     {TL_QTYPE_BF16, 1, 2},
-    {TL_QTYPE_Q8_0, 32, 34},  {TL_QTYPE_Q4_0, 32, 18},  {TL_QTYPE_Q4_1, 32, 20},
-    {TL_QTYPE_Q5_0, 32, 22},  {TL_QTYPE_Q5_1, 32, 24},  {TL_QTYPE_IQ4_NL, 32, 18},
+/* KV cache element types the runtimes accept (llama.cpp --cache-type-k/v). */
+static const tl_qtype kv_types[] = {
+    TL_QTYPE_F32,  TL_QTYPE_F16,  TL_QTYPE_BF16, TL_QTYPE_Q8_0,   TL_QTYPE_Q4_0,
+    TL_QTYPE_Q4_1, TL_QTYPE_Q5_0, TL_QTYPE_Q5_1, TL_QTYPE_IQ4_NL,
 };
 
 bool tl__kv_type_valid(tl_qtype t)
 {
   for (size_t i = 0; i < sizeof kv_types / sizeof kv_types[0]; i++)
-    if (kv_types[i].type == t)
+    if (kv_types[i] == t)
       return true;
   return false;
 }
 
 uint64_t tl__kv_type_bytes(tl_qtype t, uint64_t n)
 {
-  for (size_t i = 0; i < sizeof kv_types / sizeof kv_types[0]; i++)
-    if (kv_types[i].type == t)
-      return (n + kv_types[i].block - 1) / kv_types[i].block * kv_types[i].bytes;
-  return n * 2;
+  const tl_qtype_info *q = tl_qtype_get(t);
+  if (!q)
+    return n * 2;
+  return (n + q->block_size - 1) / q->block_size * q->block_bytes;
+}
+
+void tl__pmodel_set_kv_types(tl__pmodel *pm, tl_qtype k, tl_qtype v)
+{
+  for (uint32_t l = 0; l < pm->n_layer; l++)
+    pm->kv_cell_bytes[l] = tl__kv_type_bytes(k, pm->kv[l].n_embd_k) + tl__kv_type_bytes(v, pm->kv[l].n_embd_v);
 }
 
 uint64_t tl__kv_layer_bytes(const tl__runtime *rt, const tl_plan_settings *s, const tl_kv_layer *l)
@@ -138,12 +137,19 @@ uint64_t tl__kv_layer_bytes(const tl__runtime *rt, const tl_plan_settings *s, co
                   tl__kv_type_bytes(s->kv_type_v, l->n_embd_v));
 }
 
+uint64_t tl__host_usable(const tl_hw *hw)
+{
+  /* usable is min(available, cgroup room); a probe that could not read it
+   * leaves 0: fall back to what is available, then to the total */
+  return hw->mem.usable ? hw->mem.usable : hw->mem.available ? hw->mem.available : hw->mem.total;
+}
+
 uint64_t tl__host_headroom(const tl_hw *hw)
 {
   /* Kept free for the OS, page cache of the running program and other
    * programs: 5% of what is usable, at least 512 MiB, never more than 4 GiB.
    * A judgement, not a measurement: docs/plan.md. */
-  uint64_t h = hw->mem.usable / 20;
+  uint64_t h = tl__host_usable(hw) / 20;
   if (h < 512 * TL__MIB)
     h = 512 * TL__MIB;
   if (h > 4 * TL__GIB)

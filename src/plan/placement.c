@@ -6,8 +6,9 @@
  * fixed costs); for MoE models, routed experts of the first k layers in
  * system RAM (llama.cpp --n-cpu-moe k) with the smallest k that fits; the
  * last n layers on the GPUs and the rest on the CPU (llama.cpp -ngl n) with
- * the largest n that fits; the CPU alone. A unified-memory GPU is one pool
- * with the host: its share is what the host no longer offers. */
+ * the largest n that fits; the CPU alone. A unified-memory GPU shares one
+ * pool with the host: the GPU may map up to its share of it, and what the
+ * host and the GPU hold together must fit in the pool. */
 #include <stdio.h>
 #include <string.h>
 
@@ -21,7 +22,7 @@ static void build_devices(const tl__runtime *rt, const tl_hw *hw, tl_plan *p)
   host->gpu = -1;
   snprintf(host->name, sizeof host->name, "%s", hw->cpu.model[0] ? hw->cpu.model : "CPU");
   host->headroom = tl__host_headroom(hw);
-  uint64_t host_avail = hw->mem.usable > host->headroom ? hw->mem.usable - host->headroom : 0;
+  uint64_t host_avail = tl__host_usable(hw) > host->headroom ? tl__host_usable(hw) - host->headroom : 0;
   size_t n = 1;
   size_t ngpu = hw->n_gpus < TL_PLAN_MAX_DEVICES - 1 ? hw->n_gpus : TL_PLAN_MAX_DEVICES - 1;
   for (size_t i = 0; i < ngpu; i++) {
@@ -34,12 +35,11 @@ static void build_devices(const tl__runtime *rt, const tl_hw *hw, tl_plan *p)
     if (g->unified) {
       /* Its usable share of system RAM: what the GPU may map now (Metal's
        * recommended working set, reported as vram_free/vram_total), never
-       * more than the host still offers; 3/4 of it when nothing is known. */
+       * more than the pool offers; 3/4 of it when nothing is known. */
       if (!avail)
         avail = host_avail / 4 * 3;
       if (avail > host_avail)
         avail = host_avail;
-      host_avail -= avail;
     }
     d->available = avail;
     d->bandwidth = g->bandwidth;
@@ -130,8 +130,9 @@ static void account(const tl__runtime *rt, const tl__pmodel *pm, const tl_hw *hw
     int d = p->layer_device[l];
     tl_plan_device *dev = &p->devices[d];
     dev->bytes[TL_MEM_WEIGHTS] += pm->layer_bytes[l];
-    dev->bytes[TL_MEM_KV] += tl__kv_layer_bytes(rt, s, &pm->kv[l]);
-    uint64_t f16 = rt->kv_cells(s, &pm->kv[l]) * ((uint64_t)pm->kv[l].n_embd_k + pm->kv[l].n_embd_v) * 2;
+    uint64_t cells = rt->kv_cells(s, &pm->kv[l]);
+    dev->bytes[TL_MEM_KV] += cells * pm->kv_cell_bytes[l];
+    uint64_t f16 = cells * ((uint64_t)pm->kv[l].n_embd_k + pm->kv[l].n_embd_v) * 2;
     if (f16 > kv_layer_max[d])
       kv_layer_max[d] = f16;
     if (dev->n_layers++ == 0)
@@ -193,9 +194,19 @@ static bool gpus_fit(const tl_plan *p)
   return true;
 }
 
+/* Bytes drawn from system RAM: the host's own and every unified GPU's. */
+uint64_t tl__pool_used(const tl_plan *p)
+{
+  uint64_t u = p->devices[0].used;
+  for (size_t d = 1; d < p->n_devices; d++)
+    if (p->devices[d].unified)
+      u += p->devices[d].used;
+  return u;
+}
+
 static bool all_fit(const tl_plan *p)
 {
-  return gpus_fit(p) && p->devices[0].used <= p->devices[0].available;
+  return gpus_fit(p) && tl__pool_used(p) <= p->devices[0].available;
 }
 
 /* Sets the maps for (n_gpu last layers on GPUs, output on GPU, experts of

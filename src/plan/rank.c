@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/alloc-int.h"
 #include "internal.h"
 
 tl_status tl_sort_key_parse(const char *s, tl_sort_key *out)
@@ -16,8 +17,6 @@ tl_status tl_sort_key_parse(const char *s, tl_sort_key *out)
     }
   return TL_EINVAL;
 }
-
-static tl_sort_key sort_key; /* qsort has no context argument; set just before the call */
 
 static int cmp_double_desc(double a, double b) { return a > b ? -1 : a < b ? 1 : 0; }
 
@@ -33,10 +32,17 @@ static double key_value(const tl_fit_row *r, tl_sort_key k)
   }
 }
 
+/* A row with its sort value, so the comparison needs no context. */
+typedef struct keyed {
+  double key;
+  const tl_fit_row *row;
+} keyed;
+
 static int cmp_rows(const void *pa, const void *pb)
 {
-  const tl_fit_row *a = pa, *b = pb;
-  int c = cmp_double_desc(key_value(a, sort_key), key_value(b, sort_key));
+  const keyed *ka = pa, *kb = pb;
+  const tl_fit_row *a = ka->row, *b = kb->row;
+  int c = cmp_double_desc(ka->key, kb->key);
   if (c)
     return c;
   if ((c = cmp_double_desc(a->plan.score, b->plan.score)))
@@ -48,36 +54,59 @@ static int cmp_rows(const void *pa, const void *pb)
   return (int)a->ftype - (int)b->ftype;
 }
 
+static int cmp_ids(const void *pa, const void *pb)
+{
+  const tl_fit_row *a = *(const tl_fit_row *const *)pa, *b = *(const tl_fit_row *const *)pb;
+  int c = strcmp(a->id, b->id);
+  return c ? c : (a < b ? -1 : a > b);
+}
+
+/* Rows are large: sort pointers, then move each row once. */
 void tl_fit_rank(tl_fit_row *rows, size_t n, tl_sort_key key)
 {
+  if (n == 0)
+    return;
+  const tl_fit_row **idx = tl__malloc_array(n, sizeof *idx);
+  keyed *ks = tl__malloc_array(n, sizeof *ks);
+  tl_fit_row *tmp = tl__malloc_array(n, sizeof *tmp);
+  if (!idx || !tmp || !ks) {
+    tl__free(idx);
+    tl__free(ks);
+    tl__free(tmp);
+    return; /* out of memory: rows stay as they are */
+  }
+  for (size_t i = 0; i < n; i++) {
+    rows[i].best_quant = false;
+    idx[i] = &rows[i];
+  }
   /* best quantization per model: highest quality at level Good or better,
    * else the highest-quality one that fits at all */
-  for (size_t i = 0; i < n; i++)
-    rows[i].best_quant = false;
-  for (size_t i = 0; i < n; i++) {
-    bool seen = false;
-    for (size_t j = 0; j < i; j++)
-      if (strcmp(rows[j].id, rows[i].id) == 0) {
-        seen = true;
-        break;
-      }
-    if (seen)
-      continue;
+  qsort(idx, n, sizeof *idx, cmp_ids);
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
     long best = -1;
     int best_class = 3;
-    for (size_t j = i; j < n; j++) {
-      if (strcmp(rows[j].id, rows[i].id) != 0 || !rows[j].plan.fits)
+    for (; j < n && strcmp(idx[j]->id, idx[i]->id) == 0; j++) {
+      const tl_fit_row *r = idx[j];
+      if (!r->plan.fits)
         continue;
-      int cls = rows[j].plan.level <= TL_FIT_GOOD ? 0 : 1;
-      if (best < 0 || cls < best_class ||
-          (cls == best_class && rows[j].plan.score_quality > rows[best].plan.score_quality)) {
+      int cls = r->plan.level <= TL_FIT_GOOD ? 0 : 1;
+      if (best < 0 || cls < best_class || (cls == best_class && r->plan.score_quality > idx[best]->plan.score_quality)) {
         best = (long)j;
         best_class = cls;
       }
     }
     if (best >= 0)
-      rows[best].best_quant = true;
+      ((tl_fit_row *)idx[best])->best_quant = true;
+    i = j;
   }
-  sort_key = key;
-  qsort(rows, n, sizeof rows[0], cmp_rows);
+  for (size_t i = 0; i < n; i++)
+    ks[i] = (keyed){key_value(&rows[i], key), &rows[i]};
+  qsort(ks, n, sizeof *ks, cmp_rows);
+  for (size_t i = 0; i < n; i++)
+    tmp[i] = *ks[i].row;
+  memcpy(rows, tmp, n * sizeof *rows);
+  tl__free(idx);
+  tl__free(ks);
+  tl__free(tmp);
 }

@@ -95,7 +95,7 @@ tl_status tl__place_vllm(const tl__pmodel *pm, const tl_hw *hw, tl_plan *p, tl_e
   host->gpu = -1;
   snprintf(host->name, sizeof host->name, "%s", hw->cpu.model[0] ? hw->cpu.model : "CPU");
   host->headroom = tl__host_headroom(hw);
-  host->available = hw->mem.usable > host->headroom ? hw->mem.usable - host->headroom : 0;
+  host->available = tl__host_usable(hw) > host->headroom ? tl__host_usable(hw) - host->headroom : 0;
   host->bandwidth = hw->mem.bandwidth;
   host->bytes[TL_MEM_OVERHEAD] = rt->host_overhead;
   host->used = rt->host_overhead;
@@ -150,6 +150,6 @@ tl_status tl__place_vllm(const tl__pmodel *pm, const tl_hw *hw, tl_plan *p, tl_e
   p->output_device = 1;
   p->n_gpu_layers = pm->n_layer;
   p->mode = TL_RUN_GPU;
-  p->fits = fits && host->used <= host->available;
+  p->fits = fits && tl__pool_used(p) <= host->available;
   return TL_OK;
 }

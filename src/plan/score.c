@@ -76,7 +76,8 @@ double tl__quality_base(const tl_model_desc *m, const tl_plan_settings *s)
 /* Perplexity increase of each mixture on LLaMA-v1-7B as llama.cpp's quantize
  * tool lists it (tools/quantize/quantize.cpp QUANT_OPTIONS), mapped to a
  * factor 1 - 0.25 x increase (Q4_K_M: +0.0535 -> 0.987, Q2_K: +0.8698 ->
- * 0.78); the IQ types, without such a figure there, sit between neighbours. */
+ * 0.78); the IQ types and MXFP4, without such a figure there, and Q5_0
+ * (its figure recalled, not re-checked) sit between their neighbours. */
 double tl__quality_quant_factor(tl_ftype f, bool known)
 {
   if (!known)
@@ -88,15 +89,15 @@ double tl__quality_quant_factor(tl_ftype f, bool known)
   case TL_FTYPE_Q6_K: ppl = 0.0044; break;
   case TL_FTYPE_Q5_K_M: ppl = 0.0142; break;
   case TL_FTYPE_Q5_K_S: ppl = 0.0353; break;
-  case TL_FTYPE_Q5_1: ppl = 0.0349; break;
+  case TL_FTYPE_Q5_1: ppl = 0.0415; break;
   case TL_FTYPE_Q5_0: ppl = 0.0683; break;
   case TL_FTYPE_Q4_K_M: ppl = 0.0535; break;
-  case TL_FTYPE_Q4_K_S: ppl = 0.0992; break;
+  case TL_FTYPE_Q4_K_S: ppl = 0.1149; break;
   case TL_FTYPE_IQ4_XS: case TL_FTYPE_IQ4_NL: ppl = 0.08; break;
-  case TL_FTYPE_Q4_1: ppl = 0.1585; break;
-  case TL_FTYPE_Q4_0: ppl = 0.2166; break;
+  case TL_FTYPE_Q4_1: ppl = 0.1846; break;
+  case TL_FTYPE_Q4_0: ppl = 0.2499; break;
   case TL_FTYPE_MXFP4_MOE: ppl = 0.10; break;
-  case TL_FTYPE_Q3_K_L: ppl = 0.1764; break;
+  case TL_FTYPE_Q3_K_L: ppl = 0.1803; break;
   case TL_FTYPE_Q3_K_M: ppl = 0.2437; break;
   case TL_FTYPE_IQ3_M: case TL_FTYPE_IQ3_S: ppl = 0.30; break;
   case TL_FTYPE_Q3_K_S: ppl = 0.5505; break;
@@ -119,9 +120,8 @@ static double log_scale(double v, double lo, double hi)
   return 100.0 * log(v / lo) / log(hi / lo);
 }
 
-void tl__score_plan(const tl__pmodel *pm, tl_plan *p)
+void tl__score_plan(const tl_model_desc *m, tl_plan *p)
 {
-  const tl_model_desc *m = pm->m;
   const tl_plan_settings *s = &p->settings;
   p->score_quality = tl__quality_base(m, s) * tl__quality_quant_factor(m->ftype, m->ftype_known);
   /* speed: 1 tok/s -> 0, 100 tok/s -> 100 (reading speed is ~10 tok/s -> 50);

@@ -193,7 +193,7 @@ static void exercise(const tl_tokenizer *tk, const char *text, size_t len, uint3
     abort();
   char *out = NULL;
   size_t olen = 0;
-  if (tl_tokenizer_decode(tk, ids, n, 0, &out, &olen, NULL) != TL_OK)
+  if (tl_tokenizer_decode(tk, ids, n, TL_TOK_RENDER_SPECIAL, &out, &olen, NULL) != TL_OK)
     abort();
   if (!valid_utf8((const unsigned char *)out, olen))
     abort();

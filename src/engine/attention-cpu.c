@@ -1,0 +1,75 @@
+/* Causal grouped-query attention over the KV cache on the CPU (Vaswani et
+ * al. 2017; GQA: Ainslie et al. 2023). The work is split over (KV head,
+ * query token) pairs on the thread pool: each cached key and value slice of
+ * a KV head is converted to floats once and used by every query head of its
+ * group. Scores are kept for the whole visible context (no tiling), in
+ * scratch sized at creation. */
+#include "engine/backend-cpu.h"
+#include "engine/engine-int.h"
+
+size_t tl__cpu_attention_scratch(const tl__attn_shape *s, uint32_t n_ctx)
+{
+  uint32_t n_rep = s->n_head / s->n_head_kv;
+  size_t row = (size_t)s->n_head_kv * (s->head_dim_k > s->head_dim_v ? s->head_dim_k : s->head_dim_v);
+  /* scores (n_rep, n_ctx), one K or V slice, one whole row for block types */
+  return (size_t)n_rep * n_ctx + s->head_dim_k + s->head_dim_v + row + 64;
+}
+
+typedef struct att_job {
+  tl__cpu *c;
+  const tl__kv *kv;
+  uint32_t layer;
+  const tl__attn_shape *s;
+  const float *q;
+  uint32_t m, pos0;
+  float *out;
+} att_job;
+
+static void att_task(const att_job *j, uint32_t g, uint32_t i, float *scratch)
+{
+  const tl__attn_shape *s = j->s;
+  const tl__cpu_kernels *k = j->c->k;
+  const tl__kv *kv = j->kv;
+  uint32_t n_rep = s->n_head / s->n_head_kv, hk = s->head_dim_k, hv = s->head_dim_v;
+  uint32_t n_ctx = j->c->n_ctx, n_keys = j->pos0 + i + 1;
+  float *scores = scratch;                  /* (n_rep, n_ctx) */
+  float *slice = scores + (size_t)n_rep * n_ctx; /* (max(hk, hv)) */
+  float *tmp = slice + (hk > hv ? hk : hv);  /* (row) */
+  const float *qi = j->q + (size_t)i * s->n_head * hk; /* (n_head, hk) */
+  float *oi = j->out + (size_t)i * s->n_head * hv;     /* (n_head, hv) */
+
+  for (uint32_t t = 0; t < n_keys; t++) {
+    const float *kt = tl__kv_slice(kv, tl__kv_k_row(kv, j->layer, t), kv->n_embd_k, g * hk, hk,
+                                   slice, tmp);
+    for (uint32_t r = 0; r < n_rep; r++)
+      scores[(size_t)r * n_ctx + t] = k->dot_f32(qi + (size_t)(g * n_rep + r) * hk, kt, hk) * s->scale;
+  }
+  for (uint32_t r = 0; r < n_rep; r++) {
+    k->softmax(scores + (size_t)r * n_ctx, n_keys);
+    float *o = oi + (size_t)(g * n_rep + r) * hv;
+    for (uint32_t d = 0; d < hv; d++)
+      o[d] = 0.0f;
+  }
+  for (uint32_t t = 0; t < n_keys; t++) {
+    const float *vt = tl__kv_slice(kv, tl__kv_v_row(kv, j->layer, t), kv->n_embd_v, g * hv, hv,
+                                   slice, tmp);
+    for (uint32_t r = 0; r < n_rep; r++)
+      k->axpy(oi + (size_t)(g * n_rep + r) * hv, scores[(size_t)r * n_ctx + t], vt, hv);
+  }
+}
+
+static void att_worker(void *ctx, int ith, int nth)
+{
+  const att_job *j = ctx;
+  float *scratch = j->c->att_scratch + (size_t)ith * j->c->att_stride;
+  uint32_t n_tasks = j->s->n_head_kv * j->m;
+  for (uint32_t task = (uint32_t)ith; task < n_tasks; task += (uint32_t)nth)
+    att_task(j, task % j->s->n_head_kv, task / j->s->n_head_kv, scratch);
+}
+
+void tl__cpu_attention(tl__backend *b, const tl__kv *kv, uint32_t layer, const tl__attn_shape *s,
+                       const float *q, uint32_t m, uint32_t pos0, float *out)
+{
+  att_job j = {b->impl, kv, layer, s, q, m, pos0, out};
+  tl__threadpool_run(j.c->pool, att_worker, &j);
+}
