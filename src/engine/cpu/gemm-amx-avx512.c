@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cpuid.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "engine/cpu/internal.h"
@@ -29,9 +30,10 @@ typedef struct tile_config {
 
 bool tl__cpu_amx_usable(void)
 {
-  static int state = -1; /* -1 unknown, 0 no, 1 yes; racing first calls agree */
-  if (state >= 0)
-    return state == 1;
+  static _Atomic int state = -1; /* -1 unknown, 0 no, 1 yes; racing first calls agree */
+  const int known = atomic_load(&state);
+  if (known >= 0)
+    return known == 1;
   int ok = 0;
   unsigned a, b, c, d;
   if (__get_cpuid_max(0, NULL) >= 7) {
@@ -45,7 +47,7 @@ bool tl__cpu_amx_usable(void)
     (void)tile, (void)int8;
 #endif
   }
-  state = ok;
+  atomic_store(&state, ok);
   return ok == 1;
 }
 
