@@ -151,6 +151,8 @@ void tl_engine_memory(const tl_engine *e, tl_engine_mem *out)
   out->weights = e->model.tensor_bytes;
   out->kv_cache = e->kv.bytes;
   out->compute = e->be->bytes_alloc + (uint64_t)e->st.n_ubatch * sizeof(int32_t);
+  if (hp->n_expert > 0) /* the routing in host memory: sel, sel_w, rows, rows_w */
+    out->compute += (uint64_t)e->st.n_ubatch * (hp->n_expert_used + 1) * 8;
   /* The mapped header and metadata, and the engine's own tables. */
   /* a directory's view holds only the header: its tensors lie elsewhere */
   uint64_t fs = tl_gguf_file_size(e->gguf);
