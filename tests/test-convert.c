@@ -923,6 +923,17 @@ static void test_tokenizer_full_model(void **state)
   assert_memory_equal(vids, ids, n * sizeof *ids);
   tl_tokenizer_free(tv);
   tl_gguf_close(view);
+  /* tailor run takes the directory */
+  char *o = NULL, *e = NULL;
+  const char *run[] = {"run", dir, "-p", "hello world", "-n", "4", "--temp", "0", "--json", NULL};
+  assert_int_equal(th_run_tailor(run, NULL, &o, &e), 0);
+  json_t *j = json_loads(o, 0, NULL);
+  assert_non_null(j);
+  assert_int_equal(json_integer_value(json_object_get(j, "n_prompt")), 6);
+  assert_int_equal(json_integer_value(json_object_get(j, "n_decode")), 4);
+  json_decref(j);
+  free(o);
+  free(e);
   tl_tokenizer_free(tk);
   tl_gguf_close(g);
   free(dir);
