@@ -108,7 +108,8 @@ static tl_status make_copy(const view *v, const tl__cv_tensor *t, tl_qtype tt, v
   int64_t ne0 = t->ne[0];
   uint64_t rows = (uint64_t)t->ne[1] * (uint64_t)t->ne[2] * (uint64_t)t->ne[3];
   size_t rb = (size_t)ne0 * elem_size(tt);
-  uint8_t *dst = tl__malloc(rows * rb ? rows * rb : 1);
+  size_t bytes = (size_t)rows * rb;
+  uint8_t *dst = tl__malloc(bytes > 0 ? bytes : 1);
   if (!dst)
     return tl__error_set(err, TL_ENOMEM, "convert: out of memory for a copy of '%s'", t->name);
   if (t->op == TL_CV_GENERATED) {
@@ -120,7 +121,7 @@ static tl_status make_copy(const view *v, const tl__cv_tensor *t, tl_qtype tt, v
       tl__free(dst);
       return tl__error_set(err, TL_ENOMEM, "convert: out of memory");
     }
-    tl_qtype st;
+    tl_qtype st = TL_QTYPE_F32;
     to_f32(t->src[0].st->type, src_row(v, t, 0, &st), tmp, ne0);
     uint64_t hd = (uint64_t)ne0 / t->perm_heads, half = hd / 2;
     float *d = (float *)dst;
@@ -137,7 +138,7 @@ static tl_status make_copy(const view *v, const tl__cv_tensor *t, tl_qtype tt, v
         uint64_t h0 = r / hd * hd, k = r - h0;
         sr = h0 + (k % 2) * half + k / 2;
       }
-      tl_qtype st;
+      tl_qtype st = TL_QTYPE_F32;
       const uint8_t *p = src_row(v, t, sr, &st);
       if (st == tt)
         memcpy(dst + r * rb, p, rb);
