@@ -45,6 +45,19 @@ static void test_detect(void **state)
   }
 }
 
+/* The template stored in a real GGUF (llama.cpp's Phi-3 vocabulary file). */
+static void test_detect_gguf(void **state)
+{
+  (void)state;
+  tl_gguf *g = NULL;
+  assert_int_equal(tl_gguf_open(th_data_path("vocab/ggml-vocab-phi-3.gguf"), &g, NULL), TL_OK);
+  const char *t;
+  size_t n;
+  assert_true(tl_gguf_get_str(g, "tokenizer.chat_template", &t, &n));
+  assert_int_equal(tl_chat_detect(t, n), TL_CHAT_PHI3);
+  tl_gguf_close(g);
+}
+
 static const tl_chat_message conv[] = {
     {"system", "You are helpful."},
     {"user", "Hi"},
@@ -132,6 +145,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_detect),
+      cmocka_unit_test(test_detect_gguf),
       cmocka_unit_test(test_render),
       cmocka_unit_test(test_render_truncates_like_snprintf),
       cmocka_unit_test(test_errors),

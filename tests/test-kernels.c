@@ -526,6 +526,11 @@ static void test_matmul(void **state)
       }
     }
   }
+  /* rows too long for bf16 panels in the per-thread workspace: the AMX int8 path */
+  const tl__cpu_kernels *amx = tl__cpu_kernels_for(TL__ISA_AMX);
+  static const tl_qtype int8_types[] = {TL_QTYPE_Q8_0, TL_QTYPE_Q4_0, TL_QTYPE_Q4_K, TL_QTYPE_Q5_K, TL_QTYPE_Q6_K};
+  for (size_t t = 0; amx && t < sizeof int8_types / sizeof int8_types[0]; t++)
+    check_matmul(amx, int8_types[t], 17, 21, 32768, tp2);
   tl__threadpool_free(tp2);
   tl__threadpool_free(tp3);
 }

@@ -38,21 +38,38 @@ static void att_task(const att_job *j, uint32_t g, uint32_t i, float *scratch)
   const float *qi = j->q + (size_t)i * s->n_head * hk; /* (n_head, hk) */
   float *oi = j->out + (size_t)i * s->n_head * hv;     /* (n_head, hv) */
 
-  for (uint32_t t = 0; t < n_keys; t++) {
-    const float *kt = tl__kv_slice(kv, tl__kv_k_row(kv, j->layer, t), kv->n_embd_k, g * hk, hk,
-                                   slice, tmp);
-    for (uint32_t r = 0; r < n_rep; r++)
-      scores[(size_t)r * n_ctx + t] = k->dot_f32(qi + (size_t)(g * n_rep + r) * hk, kt, hk) * s->scale;
+  const float *qg = qi + (size_t)g * n_rep * hk; /* (n_rep, hk) the group's query heads */
+  tl__vec_dot_tile_fn tile = kv->type == TL_QTYPE_F16 || kv->type == TL_QTYPE_F32
+                                 ? k->vec_dot_tile[kv->type] : NULL;
+  if (tile) {
+    /* Cached F16/F32 keys against the float queries directly, up to 4 keys
+     * by 8 heads per call (the kernels' tile). */
+    size_t esz = kv->type == TL_QTYPE_F16 ? 2 : 4;
+    for (uint32_t t = 0; t < n_keys; t += TL__TILE_MAX_W) {
+      int nw = n_keys - t < TL__TILE_MAX_W ? (int)(n_keys - t) : TL__TILE_MAX_W;
+      const uint8_t *w = tl__kv_k_row(kv, j->layer, t) + (size_t)g * hk * esz;
+      for (uint32_t r = 0; r < n_rep; r += TL__TILE_MAX_X) {
+        int nx = n_rep - r < TL__TILE_MAX_X ? (int)(n_rep - r) : TL__TILE_MAX_X;
+        tile(hk, w, kv->row_k, nw, qg + (size_t)r * hk, hk * sizeof(float), nx,
+             scores + (size_t)r * n_ctx + t, n_ctx);
+      }
+    }
+  } else {
+    for (uint32_t t = 0; t < n_keys; t++) {
+      const float *kt = tl__kv_slice(kv, tl__kv_k_row(kv, j->layer, t), g * hk, hk, slice, tmp);
+      for (uint32_t r = 0; r < n_rep; r++)
+        scores[(size_t)r * n_ctx + t] = k->dot_f32(qg + (size_t)r * hk, kt, hk);
+    }
   }
   for (uint32_t r = 0; r < n_rep; r++) {
+    k->scale(scores + (size_t)r * n_ctx, s->scale, n_keys);
     k->softmax(scores + (size_t)r * n_ctx, n_keys);
     float *o = oi + (size_t)(g * n_rep + r) * hv;
     for (uint32_t d = 0; d < hv; d++)
       o[d] = 0.0f;
   }
   for (uint32_t t = 0; t < n_keys; t++) {
-    const float *vt = tl__kv_slice(kv, tl__kv_v_row(kv, j->layer, t), kv->n_embd_v, g * hv, hv,
-                                   slice, tmp);
+    const float *vt = tl__kv_slice(kv, tl__kv_v_row(kv, j->layer, t), g * hv, hv, slice, tmp);
     for (uint32_t r = 0; r < n_rep; r++)
       k->axpy(oi + (size_t)(g * n_rep + r) * hv, scores[(size_t)r * n_ctx + t], vt, hv);
   }

@@ -2,7 +2,10 @@
  * goes through one of these entries, so a backend for another device (CUDA)
  * implements this table and the model code stays as it is. Activations are
  * row-major float matrices (m rows of n), in memory the backend allocated
- * with its alloc entry. Weights are views of mapped GGUF tensors. */
+ * with its alloc entry; token ids and positions are host arrays. Weights are
+ * views of mapped GGUF tensors. The logits buffer comes from alloc too and
+ * is read by the host after a forward pass, so a device backend gives that
+ * one host-visible memory (or the engine gains a copy entry with it). */
 #ifndef TL_ENGINE_BACKEND_H
 #define TL_ENGINE_BACKEND_H
 

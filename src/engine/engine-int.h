@@ -67,7 +67,7 @@ typedef struct tl__state {
   float *att;    /* (n_ubatch, n_head * head_dim_v) attention output */
   float *hb;     /* (n_ubatch, n_ff) gate, then silu(gate) * up */
   float *hb2;    /* (n_ubatch, n_ff) up */
-  int32_t *pos;  /* (n_ubatch) positions of the tokens */
+  int32_t *pos;  /* (n_ubatch) positions of the tokens (host memory) */
 } tl__state;
 
 tl_status tl__state_init(tl__state *st, tl__backend *b, const tl_hparams *hp, uint32_t n_ubatch,
@@ -84,6 +84,8 @@ struct tl__kv {
   uint8_t *k;             /* (n_layer, n_ctx, row_k) */
   uint8_t *v;             /* (n_layer, n_ctx, row_v) */
   uint64_t bytes;         /* k and v together */
+  /* The vectorised f16 row conversion of the CPU kernels. */
+  void (*fp16_to_f32)(const uint16_t *src, float *dst, int64_t n);
 };
 
 tl_status tl__kv_init(tl__kv *kv, const tl_hparams *hp, tl_qtype type, uint32_t n_ctx,
@@ -97,10 +99,10 @@ static inline uint8_t *tl__kv_v_row(const tl__kv *kv, uint32_t layer, uint32_t p
 {
   return kv->v + ((size_t)layer * kv->n_ctx + pos) * kv->row_v;
 }
-/* Elements [off, off + n) of a cached row as floats; tmp holds one row of
- * n_embd floats for types whose blocks straddle heads. */
-const float *tl__kv_slice(const tl__kv *kv, const uint8_t *row, uint32_t n_embd, uint32_t off,
-                          uint32_t n, float *dst, float *tmp);
+/* Elements [off, off + n) of a cached row as floats, in dst (n floats) or
+ * tmp (one whole row, for block types whose blocks straddle heads). */
+const float *tl__kv_slice(const tl__kv *kv, const uint8_t *row, uint32_t off, uint32_t n,
+                          float *dst, float *tmp);
 
 /* ---- RoPE (rope.c) ---- */
 

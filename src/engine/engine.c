@@ -142,7 +142,7 @@ void tl_engine_memory(const tl_engine *e, tl_engine_mem *out)
   memset(out, 0, sizeof *out);
   out->weights = e->model.tensor_bytes;
   out->kv_cache = e->kv.bytes;
-  out->compute = e->be->bytes_alloc;
+  out->compute = e->be->bytes_alloc + (uint64_t)e->st.n_ubatch * sizeof(int32_t);
   /* The mapped header and metadata, and the engine's own tables. */
   out->overhead = tl_gguf_file_size(e->gguf) - e->model.tensor_bytes + sizeof *e +
                   (uint64_t)hp->n_layer * sizeof(tl__layer) + (hp->n_rot / 2) * sizeof(double) +

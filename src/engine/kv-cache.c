@@ -18,6 +18,7 @@ tl_status tl__kv_init(tl__kv *kv, const tl_hparams *hp, tl_qtype type, uint32_t 
     return tl__error_set(err, TL_ECONFIG, "engine: KV cache type %s is not supported "
                          "(f16, q8_0, f32)", tl_qtype_name(type));
   kv->type = type;
+  kv->fp16_to_f32 = tl__cpu_kernels_get()->fp16_to_f32;
   kv->n_ctx = n_ctx;
   kv->n_layer = hp->n_layer;
   kv->n_embd_k = hp->n_head_kv * hp->head_dim_k;
@@ -50,14 +51,14 @@ void tl__kv_deinit(tl__kv *kv)
   kv->bytes = 0;
 }
 
-const float *tl__kv_slice(const tl__kv *kv, const uint8_t *row, uint32_t n_embd, uint32_t off,
-                          uint32_t n, float *dst, float *tmp)
+const float *tl__kv_slice(const tl__kv *kv, const uint8_t *row, uint32_t off, uint32_t n,
+                          float *dst, float *tmp)
 {
   switch (kv->type) {
   case TL_QTYPE_F32:
     return (const float *)row + off;
   case TL_QTYPE_F16:
-    tl__dequantize_row(TL_QTYPE_F16, row + (size_t)off * 2, dst, n);
+    kv->fp16_to_f32((const tl__fp16 *)row + off, dst, n);
     return dst;
   default: {
     /* Block types: convert the blocks that cover [off, off + n). */
@@ -67,7 +68,6 @@ const float *tl__kv_slice(const tl__kv *kv, const uint8_t *row, uint32_t n_embd,
       tl__dequantize_row(kv->type, row + (size_t)b0 * bb, dst, n);
       return dst;
     }
-    (void)n_embd;
     tl__dequantize_row(kv->type, row + (size_t)b0 * bb, tmp, (int64_t)(b1 - b0) * bs);
     return tmp + (off - b0 * bs);
   }

@@ -218,7 +218,7 @@ tl_status tl__state_init(tl__state *st, tl__backend *b, const tl_hparams *hp, ui
   st->att = b->ops->alloc(b, u * hp->n_head * hp->head_dim_v * sizeof(float));
   st->hb = b->ops->alloc(b, u * hp->n_ff * sizeof(float));
   st->hb2 = b->ops->alloc(b, u * hp->n_ff * sizeof(float));
-  st->pos = b->ops->alloc(b, u * sizeof(int32_t));
+  st->pos = tl__calloc(u, sizeof(int32_t)); /* host memory: the rope op reads it */
   if (!st->x || !st->xb || !st->q || !st->k || !st->v || !st->att || !st->hb || !st->hb2 ||
       !st->pos) {
     tl__state_deinit(st, b);
@@ -230,9 +230,10 @@ tl_status tl__state_init(tl__state *st, tl__backend *b, const tl_hparams *hp, ui
 
 void tl__state_deinit(tl__state *st, tl__backend *b)
 {
-  void *bufs[] = {st->x, st->xb, st->q, st->k, st->v, st->att, st->hb, st->hb2, st->pos};
+  void *bufs[] = {st->x, st->xb, st->q, st->k, st->v, st->att, st->hb, st->hb2};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     b->ops->free(b, bufs[i]);
+  tl__free(st->pos);
   memset(st, 0, sizeof *st);
 }
 

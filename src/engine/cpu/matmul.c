@@ -5,6 +5,8 @@
  * bandwidth; prefill (m > 1) walks W in groups of TL__TILE_MAX_W rows and, for
  * each group, all X rows in groups of TL__TILE_MAX_X, so every weight block is
  * read from memory once and reused from cache across the activation rows. */
+#include <stdatomic.h>
+
 #include "engine/cpu/internal.h"
 
 size_t tl__cpu_act_row_bytes(tl_qtype wtype, int64_t k)
@@ -42,6 +44,8 @@ typedef struct mm_ctx {
   const char *xq;   /* quantized X */
   size_t xq_stride; /* bytes */
   size_t act_row;   /* bytes of one quantized row */
+  int64_t chunk;    /* W rows per work item */
+  _Atomic int64_t next; /* next work item: threads take items until none is left */
 } mm_ctx;
 
 static void quantize_task(void *p, int ith, int nth)
@@ -52,45 +56,56 @@ static void quantize_task(void *p, int ith, int nth)
     c->quant(a->x + (size_t)i * a->x_stride, (char *)a->scratch + (size_t)i * c->act_row, a->k);
 }
 
-/* Rows [lo, hi) of W for thread ith of nth, in multiples of `align` rows. */
-static void split_rows(int64_t n, int ith, int nth, int64_t align, int64_t *lo, int64_t *hi)
-{
-  int64_t units = (n + align - 1) / align;
-  int64_t per = units / nth, extra = units % nth;
-  int64_t u0 = ith * per + (ith < extra ? ith : extra);
-  int64_t u1 = u0 + per + (ith < extra ? 1 : 0);
-  *lo = u0 * align < n ? u0 * align : n;
-  *hi = u1 * align < n ? u1 * align : n;
-}
-
+/* Work is handed out in chunks of W rows through an atomic counter, so a
+ * thread that was descheduled (shared cores) or is slower does less of it;
+ * chunks are long enough to keep the hardware prefetchers streaming. */
 static void matvec_task(void *p, int ith, int nth)
 {
-  const mm_ctx *c = p;
+  (void)ith, (void)nth;
+  mm_ctx *c = p;
   const tl__matmul_args *a = c->a;
   const tl__vec_dot_fn dot = c->kern->vec_dot[a->wtype];
-  int64_t lo, hi;
-  split_rows(a->n, ith, nth, 16, &lo, &hi);
   const char *w = (const char *)a->w;
-  for (int64_t j = lo; j < hi; j++)
-    a->y[j] = dot(a->k, w + (size_t)j * a->w_stride, c->xq);
+  for (;;) {
+    const int64_t lo = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed) * c->chunk;
+    if (lo >= a->n)
+      break;
+    const int64_t hi = lo + c->chunk < a->n ? lo + c->chunk : a->n;
+    for (int64_t j = lo; j < hi; j++)
+      a->y[j] = dot(a->k, w + (size_t)j * a->w_stride, c->xq);
+  }
 }
 
 static void matmul_task(void *p, int ith, int nth)
 {
-  const mm_ctx *c = p;
+  (void)ith, (void)nth;
+  mm_ctx *c = p;
   const tl__matmul_args *a = c->a;
   const tl__vec_dot_tile_fn tile = c->kern->vec_dot_tile[a->wtype];
-  int64_t lo, hi;
-  split_rows(a->n, ith, nth, TL__TILE_MAX_W, &lo, &hi);
   const char *w = (const char *)a->w;
-  for (int64_t j = lo; j < hi; j += TL__TILE_MAX_W) {
-    const int nw = (int)(hi - j < TL__TILE_MAX_W ? hi - j : TL__TILE_MAX_W);
-    for (int64_t i = 0; i < a->m; i += TL__TILE_MAX_X) {
-      const int nx = (int)(a->m - i < TL__TILE_MAX_X ? a->m - i : TL__TILE_MAX_X);
-      tile(a->k, w + (size_t)j * a->w_stride, a->w_stride, nw, c->xq + (size_t)i * c->xq_stride,
-           c->xq_stride, nx, a->y + (size_t)i * a->y_stride + (size_t)j, a->y_stride);
+  for (;;) {
+    const int64_t lo = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed) * c->chunk;
+    if (lo >= a->n)
+      break;
+    const int64_t hi = lo + c->chunk < a->n ? lo + c->chunk : a->n;
+    for (int64_t j = lo; j < hi; j += TL__TILE_MAX_W) {
+      const int nw = (int)(hi - j < TL__TILE_MAX_W ? hi - j : TL__TILE_MAX_W);
+      for (int64_t i = 0; i < a->m; i += TL__TILE_MAX_X) {
+        const int nx = (int)(a->m - i < TL__TILE_MAX_X ? a->m - i : TL__TILE_MAX_X);
+        tile(a->k, w + (size_t)j * a->w_stride, a->w_stride, nw, c->xq + (size_t)i * c->xq_stride,
+             c->xq_stride, nx, a->y + (size_t)i * a->y_stride + (size_t)j, a->y_stride);
+      }
     }
   }
+}
+
+/* Rows per work item: about 8 items per thread, at least 16 rows, a
+ * multiple of the tile width. */
+static int64_t chunk_rows(int64_t n, int nth)
+{
+  int64_t c = n / ((int64_t)nth * 8);
+  c = c < 16 ? 16 : c;
+  return (c + TL__TILE_MAX_W - 1) / TL__TILE_MAX_W * TL__TILE_MAX_W;
 }
 
 tl_status tl__cpu_matmul(const tl__matmul_args *a, tl__threadpool *tp)
@@ -128,6 +143,8 @@ tl_status tl__cpu_matmul(const tl__matmul_args *a, tl__threadpool *tp)
     else
       tl__threadpool_run(tp, quantize_task, &c);
   }
+  c.chunk = chunk_rows(a->n, tl__threadpool_size(tp));
+  atomic_init(&c.next, 0);
   if (a->m == 1)
     tl__threadpool_run(tp, matvec_task, &c);
   else
