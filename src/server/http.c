@@ -208,26 +208,31 @@ static enum MHD_Result model_load(tl_server *s, struct MHD_Connection *c, conn *
   tl_error err;
   tl_error_clear(&err);
   if (!json_is_string(name) || (load && path && !json_is_string(path))) {
+    const char *param = json_is_string(name) ? "path" : "model";
     json_decref(b);
-    return send_error(s, c, 400, "invalid_request_error", "invalid_type",
-                      json_is_string(name) ? "path" : "model",
+    return send_error(s, c, 400, "invalid_request_error", "invalid_type", param,
                       load ? "'model' (a name) and 'path' (a GGUF file) must be strings"
                            : "'model' must be a string");
   }
   const char *n = json_string_value(name), *pth = path ? json_string_value(path) : n;
   tl_status st = load ? tl_server_model_load(s, n, pth, &err) : tl_server_model_unload(s, n, &err);
-  json_decref(b);
   if (st == TL_OK) {
     json_t *o = json_pack("{s:s,s:s}", "model", n, "status", load ? "loaded" : "unloaded");
+    json_decref(b);
     char *t = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     rc = send_json(s, c, 200, t);
     free(t);
     return rc;
   }
-  int status = st == TL_EBUSY ? 409 : st == TL_ENOTFOUND ? 404 : st == TL_ELIMIT ? 409 : 400;
+  json_decref(b);
+  /* load: the file is the client's input (400); unload: the name (404) */
+  int status = st == TL_EBUSY || st == TL_ELIMIT ? 409 : !load && st == TL_ENOTFOUND ? 404 : 400;
   return send_error(s, c, status, status == 404 ? "not_found_error" : "invalid_request_error",
-                    st == TL_EBUSY ? "model_busy" : status == 404 ? "model_not_found" : NULL,
+                    st == TL_EBUSY ? "model_busy"
+                    : status == 404 ? "model_not_found"
+                    : load          ? "model_load_failed"
+                                    : NULL,
                     "model", err.message);
 }
 
@@ -237,7 +242,8 @@ static enum MHD_Result generate(tl_server *s, struct MHD_Connection *c, conn *cc
   json_t *b = body_json(s, c, cc, &rc);
   if (!b)
     return rc;
-  const char *name = tl__openai_model_of(b);
+  char name[128];
+  snprintf(name, sizeof name, "%s", tl__openai_model_of(b));
   const json_t *mv = json_object_get(b, "model");
   if (mv && !json_is_string(mv)) {
     json_decref(b);
