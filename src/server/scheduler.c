@@ -322,20 +322,23 @@ static json_t *logprob_record(const tl__model_srv *m, const float *l, int32_t t,
     sum += exp((double)(l[v] - mx));
   double lse = mx + log(sum);
   json_t *rec = json_object(), *arr = json_array();
-  int32_t picked[20];
-  for (uint32_t k = 0; k < top && k < 20; k++) {
-    int32_t b = -1;
-    for (uint32_t v = 0; v < m->n_vocab; v++) {
-      bool used = false;
-      for (uint32_t q = 0; q < k; q++)
-        used |= picked[q] == (int32_t)v;
-      if (!used && (b < 0 || l[v] > l[b]))
-        b = (int32_t)v;
+  /* the top entries in one pass: an insertion-sorted array of at most 20 */
+  int32_t best[20];
+  uint32_t nb = 0, k_max = top < 20 ? top : 20;
+  for (uint32_t v = 0; v < m->n_vocab && k_max; v++) {
+    if (nb == k_max && l[v] <= l[best[nb - 1]])
+      continue;
+    uint32_t i = nb < k_max ? nb++ : nb - 1;
+    while (i > 0 && l[best[i - 1]] < l[v]) {
+      best[i] = best[i - 1];
+      i--;
     }
-    picked[k] = b;
+    best[i] = (int32_t)v;
+  }
+  for (uint32_t k = 0; k < nb; k++) {
     json_t *pair = json_array();
-    json_array_append_new(pair, json_integer(b));
-    json_array_append_new(pair, json_real(l[b] - lse));
+    json_array_append_new(pair, json_integer(best[k]));
+    json_array_append_new(pair, json_real(l[best[k]] - lse));
     json_array_append_new(arr, pair);
   }
   json_object_set_new(rec, "id", json_integer(t));
