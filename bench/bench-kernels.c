@@ -85,6 +85,26 @@ static double bandwidth(tl__threadpool *tp, const char *buf, size_t bytes)
   return best;
 }
 
+/* ---- thread pool round trip ---- */
+
+static void empty_task(void *p, int ith, int nth)
+{
+  (void)p, (void)ith, (void)nth;
+}
+
+/* Microseconds per tl__threadpool_run of an empty task, back to back (the
+ * case of a decode step's many small ops). */
+static double pool_roundtrip_us(tl__threadpool *tp)
+{
+  const int n = 20000;
+  for (int i = 0; i < 1000; i++)
+    tl__threadpool_run(tp, empty_task, NULL);
+  double t0 = now();
+  for (int i = 0; i < n; i++)
+    tl__threadpool_run(tp, empty_task, NULL);
+  return (now() - t0) / n * 1e6;
+}
+
 /* ---- matvec over a rotating set of matrices ---- */
 
 typedef struct wset {
@@ -263,11 +283,12 @@ int main(int argc, char **argv)
     }
   }
 
-  printf("\n| threads | read bandwidth GB/s |\n|---|---|\n");
+  printf("\n| threads | read bandwidth GB/s | empty pool run us |\n|---|---|---|\n");
   stat3 bws[4];
   for (int t = 0; t < n_threads; t++) {
     bws[t] = stats(bw + t * reps, reps);
-    printf("| %d | %.1f [%.1f-%.1f] |\n", threads[t], bws[t].med, bws[t].lo, bws[t].hi);
+    printf("| %d | %.1f [%.1f-%.1f] | %.2f |\n", threads[t], bws[t].med, bws[t].lo, bws[t].hi,
+           pool_roundtrip_us(pools[t]));
   }
   printf("\n| type | shape (rows x k) | threads | matvec GB/s | of bandwidth |%s\n|---|---|---|---|---|%s\n",
          no_gemm ? "" : " GEMM M=128 GFLOP/s |", no_gemm ? "" : "---|");

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "tailor/engine.h"
 #include "tailor/quant.h"
 #include "tailor/tailor.h"
 

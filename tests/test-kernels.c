@@ -521,6 +521,8 @@ static void test_matmul(void **state)
         check_matmul(k, wt, ms[mi], 37, kk, tp);
         if (ms[mi] == 1 || ms[mi] == 67)
           check_matmul(k, wt, ms[mi], 67, kk, tp3);
+        if (ms[mi] == 1) /* large enough for the pool and several row chunks per thread */
+          check_matmul(k, wt, 1, 1000, kk, tp3);
         if (ms[mi] == 32)
           check_matmul(k, wt, ms[mi], 37, kk, NULL);
       }

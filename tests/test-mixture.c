@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tailor/catalog.h"
 #include "tailor/gguf.h"
 #include "tailor/quant.h"
+
+bool tl__mixture_fast_path_agrees(const char *name);
 
 typedef struct model {
   tl_mixture_tensor *t;
@@ -410,6 +413,38 @@ static void test_published_files(void **state)
 }
 
 /* tl_mixture_apply types a model description in place. */
+/* The fast classification of "blk.N.<suffix>" names agrees with the general
+ * substring rules: for every tensor of every catalog model the registry
+ * describes, and for suffixes that must take the general path. */
+static void test_fast_path(void **state)
+{
+  (void)state;
+  const char *names[] = {"blk.0.attn_q.weight", "blk.12.ffn_gate_inp.weight",
+                         "blk.3.ffn_gate_inp_shexp.weight", "blk.7.attn_kv_b.weight",
+                         "blk.1.attn_q_a_norm.weight", "blk.2.exp_probs_b.bias",
+                         "v.blk.0.attn_q.weight", "blk.x.attn_q.weight", "blk.4.altup_proj.weight",
+                         "blk.5.attn_norm_2.weight"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!tl__mixture_fast_path_agrees(names[i]))
+      fail_msg("fast path disagrees for '%s'", names[i]);
+  tl_catalog *c = NULL;
+  assert_int_equal(tl_catalog_load_default(&c, NULL), TL_OK);
+  size_t checked = 0;
+  for (size_t i = 0; i < tl_catalog_count(c); i++) {
+    tl_model_desc *m = NULL;
+    if (tl_model_desc_from_catalog(c, tl_catalog_at(c, i)->id, TL_FTYPE_F16, &m, NULL) != TL_OK)
+      continue;
+    for (size_t t = 0; t < m->n_tensors; t++) {
+      if (!tl__mixture_fast_path_agrees(m->tensors[t].name))
+        fail_msg("fast path disagrees for '%s' (%s)", m->tensors[t].name, tl_catalog_at(c, i)->id);
+      checked++;
+    }
+    tl_model_desc_free(m);
+  }
+  assert_true(checked > 10000);
+  tl_catalog_free(c);
+}
+
 static void test_apply_desc(void **state)
 {
   (void)state;
@@ -448,7 +483,7 @@ int main(void)
       cmocka_unit_test(test_cases),         cmocka_unit_test(test_order),
       cmocka_unit_test(test_70b_bump),      cmocka_unit_test(test_not_quantized),
       cmocka_unit_test(test_written_models), cmocka_unit_test(test_published_files),
-      cmocka_unit_test(test_apply_desc),
+      cmocka_unit_test(test_apply_desc),   cmocka_unit_test(test_fast_path),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

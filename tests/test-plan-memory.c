@@ -410,6 +410,44 @@ static void test_ollama_defaults(void **state)
   json_decref(root);
 }
 
+/* The built-in engine allocates what the tailor runtime's plan says: the
+ * shipped stories260K model (5 layers, 4 KV heads x 8, f16) at 256 tokens:
+ * weights are the tensor bytes (1,171,200), the cache 5 x 256 x (32 + 32) x 2
+ * = 163,840 bytes, both exact; the compute scratch is the runtime's model of
+ * the engine's buffers (one thread here), within a quarter. */
+static void test_engine_agrees(void **state)
+{
+  (void)state;
+  const char *path = th_data_path("models/stories260K.gguf");
+  tl_engine_params ep;
+  tl_engine_params_init(&ep);
+  ep.n_ctx = 256;
+  ep.n_threads = 1;
+  tl_engine *e = NULL;
+  tl_error err;
+  if (tl_engine_load(path, &ep, &e, &err) != TL_OK)
+    fail_msg("engine: %s", err.message);
+  tl_engine_mem mem;
+  tl_engine_memory(e, &mem);
+  tl_model_desc *m = NULL;
+  assert_int_equal(tl_model_desc_from_gguf(path, &m, &err), TL_OK);
+  tl_hw hw;
+  hw_cpu(&hw, 8 * GIB);
+  tl_plan_settings s = settings(TL_RUNTIME_TAILOR, 256);
+  s.n_ubatch = tl_engine_get_params(e)->n_ubatch;
+  tl_plan *p = estimate(m, &hw, &s);
+  assert_int_equal(p->bytes[TL_MEM_WEIGHTS], mem.weights);
+  assert_int_equal(p->bytes[TL_MEM_KV], mem.kv_cache);
+  assert_int_equal(mem.kv_cache, 163840);
+  double r = (double)p->bytes[TL_MEM_COMPUTE] / (double)mem.compute;
+  print_message("compute: plan %llu engine %llu\n", (unsigned long long)p->bytes[TL_MEM_COMPUTE],
+                (unsigned long long)mem.compute);
+  assert_true(r > 0.75 && r < 1.25);
+  free(p);
+  tl_model_desc_free(m);
+  tl_engine_free(e);
+}
+
 static void test_extras_and_errors(void **state)
 {
   (void)state;
@@ -458,7 +496,8 @@ int main(void)
       cmocka_unit_test(test_kv_swa_gemma3),    cmocka_unit_test(test_mla_moe_deepseek),
       cmocka_unit_test(test_placement_modes),  cmocka_unit_test(test_unified_memory),
       cmocka_unit_test(test_vllm),             cmocka_unit_test(test_kv_quant_scratch),
-      cmocka_unit_test(test_ollama_defaults),  cmocka_unit_test(test_extras_and_errors),
+      cmocka_unit_test(test_ollama_defaults),  cmocka_unit_test(test_engine_agrees),
+      cmocka_unit_test(test_extras_and_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,7 +140,8 @@ static void test_tune_hybrid_and_commands(void **state)
   assert_non_null(strstr(ll, want));
   assert_non_null(strstr(ll, "-fa on"));
   assert_non_null(strstr(ll, "--parallel 1"));
-  assert_non_null(strstr(r->commands[TL_RUNTIME_TAILOR], "tailor run llama-3.1-70b-instruct --quant"));
+  assert_non_null(strstr(r->commands[TL_RUNTIME_TAILOR], "tailor run llama-3.1-70b-instruct-"));
+  assert_non_null(strstr(r->commands[TL_RUNTIME_TAILOR], ".gguf -c 8192"));
   assert_non_null(strstr(r->commands[TL_RUNTIME_OLLAMA], "PARAMETER num_ctx 8192"));
   /* vLLM keeps every weight on the GPU: a 70B model does not fit one 4090 */
   assert_string_equal(r->commands[TL_RUNTIME_VLLM], "");

@@ -63,7 +63,7 @@ typedef struct tl_engine_params {
   uint32_t n_threads;  /* worker threads; 0: the online CPUs, at most one per 8 MiB of weights */
   uint32_t n_batch;    /* most tokens one tl_engine_eval call accepts; 0: 2048 (capped at n_ctx) */
   uint32_t n_ubatch;   /* tokens per forward step (scratch is sized for it); 0: 512 (capped at n_batch) */
-  tl_qtype kv_type;    /* TL_QTYPE_F16 or TL_QTYPE_Q8_0 */
+  tl_qtype kv_type;    /* TL_QTYPE_F16 or TL_QTYPE_Q8_0 (TL_QTYPE_F32 for reference tests) */
   bool logits_all;     /* keep the logits of every token of an eval (tests, perplexity) */
   tl_sampler_params sampling; /* for the sampler the caller creates */
   /* Several sequences (tl_engine_batch_eval): 0 keeps one sequence in a
@@ -73,6 +73,7 @@ typedef struct tl_engine_params {
   uint32_t kv_blocks;     /* blocks in the cache; 0: n_seq_max * ceil(n_ctx / kv_block_size) */
 } tl_engine_params;
 
+/* Defaults: every size 0 (chosen at load), KV cache F16, llama.cpp sampling. */
 void tl_engine_params_init(tl_engine_params *p);
 
 typedef struct tl_engine tl_engine;

@@ -306,6 +306,9 @@ static int generate(run *r, const char *end_marker, bool stream)
         fflush(stdout);
       }
     }
+    r->n_decode++;
+    if (r->o->n_predict >= 0 && i + 1 >= r->o->n_predict)
+      break; /* the last token needs no evaluation */
     if (r->n_toks >= r->n_ctx) {
       fprintf(stderr, "\n[context full: %u tokens]\n", r->n_ctx);
       break;
@@ -313,7 +316,6 @@ static int generate(run *r, const char *end_marker, bool stream)
     if (tl_engine_eval(r->e, &t, 1, &err))
       return tl_cli_fail("run", "%s", err.message);
     r->toks[r->n_toks++] = t;
-    r->n_decode++;
   }
   tl_detok_flush(r->dt, &text, &len);
   if (len) {

@@ -203,10 +203,16 @@ static int run(int argc, char **argv)
     char a[32], b[32];
     tl_cli_gib(a, sizeof a, least);
     tl_cli_gib(b, sizeof b, res->n_candidates ? res->candidates[0].plan.available : 0);
+    const tl_tune_candidate *shorter = NULL;
+    for (size_t i = 0; i < res->n_candidates; i++)
+      if (res->candidates[i].plan.n_ctx_max && (!shorter || res->candidates[i].plan.n_ctx_max > shorter->plan.n_ctx_max))
+        shorter = &res->candidates[i];
     if ((int)forced >= 0)
       fprintf(stderr, "tailor tune: %s does not fit at %s; ", src, tl_ftype_name(forced));
     else
       fprintf(stderr, "tailor tune: nothing fits: %s needs at least %s, %s available; ", src, a, b);
+    if (shorter)
+      fprintf(stderr, "%s fits with --context %u; ", shorter->label, shorter->plan.n_ctx_max);
     fprintf(stderr, "try a smaller model (tailor fit), a shorter --context, a quantized --kv-type, "
                     "or --runtime llama.cpp to offload layers to the CPU\n");
     rc = TL_EXIT_NOFIT;

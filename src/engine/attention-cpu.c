@@ -11,8 +11,10 @@ size_t tl__cpu_attention_scratch(const tl__attn_shape *s, uint32_t n_ctx)
 {
   uint32_t n_rep = s->n_head / s->n_head_kv;
   size_t row = (size_t)s->n_head_kv * (s->head_dim_k > s->head_dim_v ? s->head_dim_k : s->head_dim_v);
-  /* scores (n_rep, n_ctx), one K or V slice, one whole row for block types */
-  return (size_t)n_rep * n_ctx + s->head_dim_k + s->head_dim_v + row + 64;
+  /* scores (n_rep, n_ctx), one K or V slice, one whole row for block types
+   * (or the Q8_0 queries, fewer bytes than n_rep * head_dim floats) */
+  size_t qq = (size_t)n_rep * s->head_dim_k;
+  return (size_t)n_rep * n_ctx + s->head_dim_k + s->head_dim_v + (row > qq ? row : qq) + 64;
 }
 
 typedef struct att_job {
@@ -54,6 +56,23 @@ static void att_task(const att_job *j, uint32_t g, uint32_t i, float *scratch)
              scores + (size_t)r * n_ctx + t, n_ctx);
       }
     }
+  } else if (kv->type == TL_QTYPE_Q8_0 && hk % 32 == 0) {
+    /* Q8_0 keys: the queries quantized to Q8_0 once, then the kernels'
+     * Q8_0 tile, as llama.cpp scores a quantized cache. */
+    size_t qrow = tl__row_bytes(TL_QTYPE_Q8_0, hk);
+    uint8_t *qq = (uint8_t *)tmp; /* (n_rep, qrow) */
+    for (uint32_t r = 0; r < n_rep; r++)
+      tl__quantize_activation(TL_QTYPE_Q8_0, qg + (size_t)r * hk, qq + r * qrow, hk);
+    tl__vec_dot_tile_fn qtile = k->vec_dot_tile[TL_QTYPE_Q8_0];
+    size_t off = (size_t)g * qrow;
+    for (uint32_t t = 0; t < n_keys; t += TL__TILE_MAX_W) {
+      int nw = n_keys - t < TL__TILE_MAX_W ? (int)(n_keys - t) : TL__TILE_MAX_W;
+      for (uint32_t r = 0; r < n_rep; r += TL__TILE_MAX_X) {
+        int nx = n_rep - r < TL__TILE_MAX_X ? (int)(n_rep - r) : TL__TILE_MAX_X;
+        qtile(hk, tl__kv_k_row(kv, j->layer, t) + off, kv->row_k, nw, qq + r * qrow, qrow, nx,
+              scores + (size_t)r * n_ctx + t, n_ctx);
+      }
+    }
   } else {
     for (uint32_t t = 0; t < n_keys; t++) {
       const float *kt = tl__kv_slice(kv, tl__kv_k_row(kv, j->layer, t), g * hk, hk, slice, tmp);
@@ -64,14 +83,29 @@ static void att_task(const att_job *j, uint32_t g, uint32_t i, float *scratch)
   for (uint32_t r = 0; r < n_rep; r++) {
     k->scale(scores + (size_t)r * n_ctx, s->scale, n_keys);
     k->softmax(scores + (size_t)r * n_ctx, n_keys);
-    float *o = oi + (size_t)(g * n_rep + r) * hv;
-    for (uint32_t d = 0; d < hv; d++)
-      o[d] = 0.0f;
   }
+  float *og = oi + (size_t)g * n_rep * hv; /* (n_rep, hv) the group's outputs */
+  if (kv->v_trans) {
+    /* out[r][d] = P[r] . Vt[d]: up to 4 value dims by 8 heads per call. */
+    tl__vec_dot_tile_fn vtile = k->vec_dot_tile[kv->type];
+    for (uint32_t d = 0; d < hv; d += TL__TILE_MAX_W) {
+      int nw = hv - d < TL__TILE_MAX_W ? (int)(hv - d) : TL__TILE_MAX_W;
+      const uint8_t *w = tl__kv_vt_row(kv, j->layer, g * hv + d);
+      for (uint32_t r = 0; r < n_rep; r += TL__TILE_MAX_X) {
+        int nx = n_rep - r < TL__TILE_MAX_X ? (int)(n_rep - r) : TL__TILE_MAX_X;
+        vtile(n_keys, w, (size_t)n_ctx * kv->v_elem, nw, scores + (size_t)r * n_ctx,
+              n_ctx * sizeof(float), nx, og + (size_t)r * hv + d, hv);
+      }
+    }
+    return;
+  }
+  for (uint32_t r = 0; r < n_rep; r++)
+    for (uint32_t d = 0; d < hv; d++)
+      og[(size_t)r * hv + d] = 0.0f;
   for (uint32_t t = 0; t < n_keys; t++) {
     const float *vt = tl__kv_slice(kv, tl__kv_v_row(kv, j->layer, t), g * hv, hv, slice, tmp);
     for (uint32_t r = 0; r < n_rep; r++)
-      k->axpy(oi + (size_t)(g * n_rep + r) * hv, scores[(size_t)r * n_ctx + t], vt, hv);
+      k->axpy(og + (size_t)r * hv, scores[(size_t)r * n_ctx + t], vt, hv);
   }
 }
 

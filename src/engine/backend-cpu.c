@@ -117,8 +117,16 @@ static void cpu_kv_store(tl__backend *b, tl__kv *kv, uint32_t layer, uint32_t po
   for (uint32_t i = 0; i < m; i++) {
     store_row(c, kv->type, k + (size_t)i * kv->n_embd_k, tl__kv_k_row(kv, layer, pos0 + i),
               kv->n_embd_k);
-    store_row(c, kv->type, v + (size_t)i * kv->n_embd_v, tl__kv_v_row(kv, layer, pos0 + i),
-              kv->n_embd_v);
+    const float *vi = v + (size_t)i * kv->n_embd_v;
+    if (!kv->v_trans) {
+      store_row(c, kv->type, vi, tl__kv_v_row(kv, layer, pos0 + i), kv->n_embd_v);
+    } else if (kv->type == TL_QTYPE_F16) {
+      for (uint32_t d = 0; d < kv->n_embd_v; d++)
+        ((tl__fp16 *)tl__kv_vt_row(kv, layer, d))[pos0 + i] = tl__f32_to_fp16(vi[d]);
+    } else {
+      for (uint32_t d = 0; d < kv->n_embd_v; d++)
+        ((float *)tl__kv_vt_row(kv, layer, d))[pos0 + i] = vi[d];
+    }
   }
 }
 

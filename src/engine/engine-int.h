@@ -83,7 +83,10 @@ struct tl__kv {
   uint32_t n_embd_k, n_embd_v; /* elements per token and layer */
   size_t row_k, row_v;    /* bytes per token and layer */
   uint8_t *k;             /* (n_layer, n_ctx, row_k) */
-  uint8_t *v;             /* (n_layer, n_ctx, row_v) */
+  uint8_t *v;             /* (n_layer, n_ctx, row_v), or transposed: (n_layer, n_embd_v, n_ctx) */
+  bool v_trans;           /* V stored transposed (F16, F32): each value dimension
+                           * contiguous over positions, so P·V is a row-dot product */
+  size_t v_elem;          /* bytes per V element when transposed */
   uint64_t bytes;         /* k and v together */
   /* The vectorised f16 row conversion of the CPU kernels. */
   void (*fp16_to_f32)(const uint16_t *src, float *dst, int64_t n);
@@ -99,6 +102,11 @@ static inline uint8_t *tl__kv_k_row(const tl__kv *kv, uint32_t layer, uint32_t p
 static inline uint8_t *tl__kv_v_row(const tl__kv *kv, uint32_t layer, uint32_t pos)
 {
   return kv->v + ((size_t)layer * kv->n_ctx + pos) * kv->row_v;
+}
+/* Transposed V: the n_ctx values of dimension d (0 .. n_embd_v-1) of a layer. */
+static inline uint8_t *tl__kv_vt_row(const tl__kv *kv, uint32_t layer, uint32_t d)
+{
+  return kv->v + ((size_t)layer * kv->n_embd_v + d) * kv->n_ctx * kv->v_elem;
 }
 /* Elements [off, off + n) of a cached row as floats, in dst (n floats) or
  * tmp (one whole row, for block types whose blocks straddle heads). */

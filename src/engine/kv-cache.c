@@ -1,6 +1,7 @@
 /* The KV cache: for every layer, the keys and values of each position, one
  * row per token of n_head_kv * head_dim elements, stored as F16 or Q8_0 (the
- * same row layouts as the weights, converted by the CPU kernels). Allocated
+ * same row layouts as the weights, converted by the CPU kernels); float V is
+ * stored transposed, one row per value dimension over positions. Allocated
  * once for n_ctx tokens; storing and reading rows allocates nothing. */
 #include <string.h>
 
@@ -25,6 +26,10 @@ tl_status tl__kv_init(tl__kv *kv, const tl_hparams *hp, tl_qtype type, uint32_t 
   kv->n_embd_v = hp->n_head_kv * hp->head_dim_v;
   kv->row_k = (size_t)tl_qtype_row_bytes(type, kv->n_embd_k);
   kv->row_v = (size_t)tl_qtype_row_bytes(type, kv->n_embd_v);
+  /* Float V is kept transposed (as llama.cpp does without flash attention);
+   * block types cannot be, their blocks run along a token's row. */
+  kv->v_trans = type == TL_QTYPE_F16 || type == TL_QTYPE_F32;
+  kv->v_elem = type == TL_QTYPE_F32 ? 4 : 2;
   if (!kv->row_k || !kv->row_v)
     return tl__error_set(err, TL_ECONFIG, "engine: KV cache type %s needs rows that are a "
                          "multiple of %u elements; this model's rows have %u (K) and %u (V)",

@@ -221,6 +221,59 @@ static bool allows_quantization(const char *name, const int64_t ne[4])
   return strcmp(name, "position_embd.weight") != 0 && strcmp(name, "token_types.weight") != 0;
 }
 
+/* The common case fast: "blk.<n>.<suffix>" with a suffix from the table below
+ * is classified by one exact comparison instead of the substring scans above.
+ * Each row gives exactly what allows_quantization and category_of return for
+ * such a name (checked for every suffix by test-mixture). Other names take
+ * the general path. */
+typedef struct suffix_class {
+  const char *suffix;
+  bool quantizable; /* before the n_dims test */
+  category cat;
+} suffix_class;
+
+static const suffix_class SUFFIXES[] = {
+    {"attn_q.weight", true, CAT_ATTN_Q},          {"attn_k.weight", true, CAT_ATTN_K},
+    {"attn_v.weight", true, CAT_ATTN_V},          {"attn_qkv.weight", true, CAT_ATTN_QKV},
+    {"attn_output.weight", true, CAT_ATTN_OUTPUT}, {"attn_norm.weight", false, CAT_OTHER},
+    {"attn_q_norm.weight", false, CAT_OTHER},     {"attn_k_norm.weight", false, CAT_OTHER},
+    {"ffn_norm.weight", false, CAT_OTHER},        {"post_attention_norm.weight", false, CAT_OTHER},
+    {"post_ffw_norm.weight", false, CAT_OTHER},   {"ffn_gate.weight", true, CAT_FFN_GATE},
+    {"ffn_up.weight", true, CAT_FFN_UP},          {"ffn_down.weight", true, CAT_FFN_DOWN},
+    {"ffn_gate_up.weight", true, CAT_FFN_UP},     {"ffn_gate_exps.weight", true, CAT_FFN_GATE},
+    {"ffn_up_exps.weight", true, CAT_FFN_UP},     {"ffn_down_exps.weight", true, CAT_FFN_DOWN},
+    {"ffn_gate_shexp.weight", true, CAT_FFN_GATE}, {"ffn_up_shexp.weight", true, CAT_FFN_UP},
+    {"ffn_down_shexp.weight", true, CAT_FFN_DOWN}, {"ffn_gate_inp.weight", false, CAT_FFN_GATE},
+    {"attn_q_a.weight", true, CAT_OTHER},         {"attn_q_b.weight", true, CAT_OTHER},
+    {"attn_kv_a_mqa.weight", true, CAT_OTHER},    {"attn_kv_b.weight", true, CAT_ATTN_KV_B},
+    {"attn_k_b.weight", true, CAT_OTHER},         {"attn_v_b.weight", true, CAT_OTHER},
+    {"attn_q_a_norm.weight", false, CAT_OTHER},   {"attn_kv_a_norm.weight", false, CAT_OTHER},
+};
+
+static bool classify_fast(const char *name, bool *quantizable, category *cat)
+{
+  if (strncmp(name, "blk.", 4) != 0)
+    return false;
+  const char *p = name + 4;
+  if (*p < '0' || *p > '9')
+    return false;
+  while (*p >= '0' && *p <= '9')
+    p++;
+  if (*p != '.')
+    return false;
+  p++;
+  size_t len = strlen(p);
+  for (size_t i = 0; i < sizeof SUFFIXES / sizeof SUFFIXES[0]; i++) {
+    if (SUFFIXES[i].suffix[0] == p[0] && strlen(SUFFIXES[i].suffix) == len &&
+        memcmp(p, SUFFIXES[i].suffix, len) == 0) {
+      *quantizable = SUFFIXES[i].quantizable;
+      *cat = SUFFIXES[i].cat;
+      return true;
+    }
+  }
+  return false;
+}
+
 /* sscanf(name, "blk.%d.", &layer) == 1 */
 static bool layer_of(const char *name, int *layer)
 {
@@ -237,6 +290,19 @@ static bool layer_of(const char *name, int *layer)
   return true;
 }
 
+/* For test-mixture: whether the fast classification of name agrees with the
+ * general one (true also when the fast path does not apply). */
+bool tl__mixture_fast_path_agrees(const char *name);
+bool tl__mixture_fast_path_agrees(const char *name)
+{
+  bool q;
+  category c;
+  if (!classify_fast(name, &q, &c))
+    return true;
+  const int64_t ne[4] = {256, 256, 1, 1};
+  return q == allows_quantization(name, ne) && c == category_of(name);
+}
+
 /* ---- the context ---- */
 
 void tl_mixture_ctx_begin(tl_mixture_ctx *ctx, const char *const *names, size_t n)
@@ -246,7 +312,10 @@ void tl_mixture_ctx_begin(tl_mixture_ctx *ctx, const char *const *names, size_t 
   ctx->i_attention_wv = ctx->i_ffn_down = ctx->i_ffn_gate = ctx->i_ffn_up = 0;
   ctx->n_fallback = 0;
   for (size_t i = 0; i < n; i++) {
-    category c = category_of(names[i]);
+    bool q;
+    category c;
+    if (!classify_fast(names[i], &q, &c))
+      c = category_of(names[i]);
     if (is_attn_v_like(c))
       ctx->n_attention_wv++;
     if (c == CAT_OUTPUT)
@@ -538,13 +607,21 @@ tl_status tl_mixture_tensor_type(tl_ftype ftype, tl_mixture_ctx *ctx, const char
     return tl__error_set(err, TL_EINVAL, "mixture: invalid file type %d", (int)ftype);
   if (tensor_name == NULL || ne == NULL || ctx == NULL)
     return tl__error_set(err, TL_EINVAL, "mixture: missing tensor name, shape or context");
-  if (!allows_quantization(tensor_name, ne)) {
+  bool quantizable;
+  category cat;
+  if (classify_fast(tensor_name, &quantizable, &cat))
+    quantizable = quantizable && n_dims_of(ne) >= 2;
+  else {
+    quantizable = allows_quantization(tensor_name, ne);
+    cat = category_of(tensor_name);
+  }
+  if (!quantizable) {
     *out = src_type;
     return TL_OK;
   }
   tl_qtype t = tl_ftype_default_type(ftype);
   if (tl_qtype_get(t)->quantized) {
-    tl_status st = rule(ftype, ctx, tensor_name, ne, category_of(tensor_name), &t, err);
+    tl_status st = rule(ftype, ctx, tensor_name, ne, cat, &t, err);
     if (st == TL_OK)
       st = fallback(ctx, tensor_name, ne[0], &t, err);
     if (st != TL_OK)
@@ -563,17 +640,32 @@ tl_status tl_mixture_assign(tl_ftype ftype, tl_mixture_ctx *ctx, tl_mixture_tens
 {
   const char **names = tl__malloc_array(n ? n : 1, sizeof *names);
   size_t *idx = tl__malloc_array(n ? n : 1, sizeof *idx);
+  int *layer = tl__malloc_array(n ? n : 1, sizeof *layer);
   tl_status st = TL_OK;
-  if (names == NULL || idx == NULL) {
+  if (names == NULL || idx == NULL || layer == NULL) {
     st = tl__error_set(err, TL_ENOMEM, "mixture: out of memory for %zu tensors", n);
     goto done;
   }
   for (size_t i = 0; i < n; i++) {
     names[i] = tensors[i].name;
     idx[i] = i;
+    layer[i] = -1;
+    layer_of(names[i], &layer[i]);
   }
   tl_mixture_ctx_begin(ctx, names, n);
-  tl_mixture_order(names, idx, n);
+  /* tl_mixture_order, with each name's layer parsed once */
+  for (size_t i = 1; i < n; i++) {
+    size_t v = idx[i], j = i;
+    while (j > 0) {
+      size_t u = idx[j - 1];
+      int c = layer[u] != layer[v] ? (layer[u] < layer[v] ? -1 : 1) : strcmp(names[u], names[v]);
+      if (c <= 0)
+        break;
+      idx[j] = u;
+      j--;
+    }
+    idx[j] = v;
+  }
   for (size_t k = 0; k < n && st == TL_OK; k++) {
     tl_mixture_tensor *t = &tensors[idx[k]];
     st = tl_mixture_tensor_type(ftype, ctx, t->name, t->ne, t->src_type, &t->type, err);
@@ -587,6 +679,7 @@ tl_status tl_mixture_assign(tl_ftype ftype, tl_mixture_ctx *ctx, tl_mixture_tens
 done:
   tl__free(names);
   tl__free(idx);
+  tl__free(layer);
   return st;
 }
 

@@ -22,6 +22,10 @@ static void gguf_name(const tl_model_desc *m, const char *src, char *buf, size_t
     snprintf(buf, n, "%s-%s.gguf", m->catalog_id[0] ? m->catalog_id : "model", tl_ftype_name(m->ftype));
 }
 
+/* A relative file as a shell argument for a tool run from here: "./name"
+ * for a bare name, the path itself otherwise. */
+static const char *dot_slash(const char *file) { return strchr(file, '/') ? "" : "./"; }
+
 static void hf_repo_of(const tl_model_desc *m, const char *src, char *buf, size_t n)
 {
   snprintf(buf, n, "%s", src);
@@ -50,19 +54,31 @@ tl_status tl_plan_command(const tl_plan *p, const tl_model_desc *m, const char *
   tl__sb_init(&sb);
   bool kvq = s->kv_type_k != TL_QTYPE_F16 || s->kv_type_v != TL_QTYPE_F16;
   switch (s->runtime) {
-  case TL_RUNTIME_TAILOR:
-    tl__sb_printf(&sb, "tailor run %s --quant %s --context %u", src, tl_ftype_name(m->ftype), s->n_ctx);
-    if (s->n_parallel > 1)
-      tl__sb_printf(&sb, " --parallel %u", s->n_parallel);
+  case TL_RUNTIME_TAILOR: {
+    /* the flags of `tailor run` (the settings of docs/config.md): a catalog
+     * model runs from the GGUF file `tailor convert` writes, a Hugging Face
+     * directory with in-situ quantization to the candidate's main type */
+    if (m->source_kind == TL_SOURCE_HF_DIR) {
+      const char *isq = m->ftype == TL_FTYPE_Q8_0     ? "q8_0"
+                        : m->ftype == TL_FTYPE_Q6_K   ? "q6_k"
+                        : m->ftype == TL_FTYPE_Q5_K_M ? "q5_k"
+                        : m->ftype == TL_FTYPE_Q4_K_M ? "q4_k"
+                        : m->ftype == TL_FTYPE_Q4_0   ? "q4_0"
+                                                      : "none";
+      tl__sb_printf(&sb, "tailor run %s --isq %s -c %u", src, isq, s->n_ctx);
+    } else {
+      tl__sb_printf(&sb, "tailor run %s -c %u", file, s->n_ctx);
+    }
     if (kvq)
       tl__sb_printf(&sb, " --kv-type %s", kv_name(s->kv_type_k));
     if (p->mode == TL_RUN_CPU_OFFLOAD)
-      tl__sb_printf(&sb, " --gpu-layers %u", p->n_gpu_layers);
+      tl__sb_printf(&sb, " -ngl %u", p->n_gpu_layers);
     if (p->mode == TL_RUN_MOE_OFFLOAD)
-      tl__sb_printf(&sb, " --cpu-moe-layers %u", p->n_cpu_moe_layers);
-    if (p->mode == TL_RUN_CPU_ONLY)
-      tl__sb_puts(&sb, " --cpu");
+      tl__sb_puts(&sb, " --cpu-moe");
+    if (p->mode == TL_RUN_CPU_ONLY && p->n_devices > 1)
+      tl__sb_puts(&sb, " --backend cpu");
     break;
+  }
   case TL_RUNTIME_LLAMACPP: {
     /* llama.cpp's -c is the whole cache, shared by the --parallel slots */
     uint32_t ngl = p->mode == TL_RUN_CPU_ONLY ? 0 : p->mode == TL_RUN_CPU_OFFLOAD ? p->n_gpu_layers : p->n_layer + 1;
@@ -85,7 +101,7 @@ tl_status tl_plan_command(const tl_plan *p, const tl_model_desc *m, const char *
   }
   case TL_RUNTIME_OLLAMA: {
     const char *name = m->catalog_id[0] ? m->catalog_id : "model";
-    tl__sb_printf(&sb, "printf 'FROM ./%s\\nPARAMETER num_ctx %u\\n", file, s->n_ctx);
+    tl__sb_printf(&sb, "printf 'FROM %s%s\\nPARAMETER num_ctx %u\\n", dot_slash(file), file, s->n_ctx);
     if (p->mode == TL_RUN_CPU_OFFLOAD || p->mode == TL_RUN_CPU_ONLY)
       tl__sb_printf(&sb, "PARAMETER num_gpu %u\\n", p->mode == TL_RUN_CPU_ONLY ? 0 : p->n_gpu_layers);
     tl__sb_printf(&sb, "' > Modelfile && ollama create %s -f Modelfile && ", name);
@@ -102,7 +118,7 @@ tl_status tl_plan_command(const tl_plan *p, const tl_model_desc *m, const char *
     if (m->ftype == TL_FTYPE_BF16 || m->ftype == TL_FTYPE_F16 || m->source_kind == TL_SOURCE_HF_DIR)
       tl__sb_printf(&sb, "vllm serve %s", repo);
     else
-      tl__sb_printf(&sb, "vllm serve ./%s --tokenizer %s", file, repo);
+      tl__sb_printf(&sb, "vllm serve %s%s --tokenizer %s", dot_slash(file), file, repo);
     tl__sb_printf(&sb, " --max-model-len %u --gpu-memory-utilization %.2f --tensor-parallel-size %u", s->n_ctx,
                   s->gpu_memory_utilization, s->tensor_parallel ? s->tensor_parallel : 1);
     if (s->n_parallel > 1)

@@ -48,7 +48,20 @@ tl_status tl_fit_model(const tl_model_desc *m, const tl_hw *hw, const tl_plan_se
   r.n_params = m->n_params;
   r.n_params_active = m->n_params_active;
   r.n_ctx_train = m->hp.n_ctx_train;
+  /* A Hugging Face directory's tensors keep their safetensors names (no
+   * layer or role): plan the registry's tensors of its shape instead. */
+  tl_model_desc *reg = NULL;
+  bool any_layer = false;
+  for (size_t i = 0; i < m->n_tensors && !any_layer; i++)
+    any_layer = m->tensors[i].layer >= 0;
+  if (!any_layer && m->n_tensors > 0 && m->source_kind == TL_SOURCE_HF_DIR) {
+    tl_status st = tl__desc_retype(m, m->ftype_known ? m->ftype : TL_FTYPE_BF16, &reg, err);
+    if (st != TL_OK)
+      return st;
+    m = reg;
+  }
   tl_status st = tl_plan_estimate(m, hw, s, &r.plan, err);
+  tl_model_desc_free(reg);
   if (st != TL_OK)
     return st;
   *row = r;

@@ -93,6 +93,9 @@ void tl__fit_assess(const tl__pmodel *pm, const tl_hw *hw, tl_plan *p)
     tl__plan_note(p, "sliding window: %u of %u layers keep only %u tokens of KV", n_swa, pm->n_layer, window);
   if (pm->kv[0].mla)
     tl__plan_note(p, "MLA: latent KV cache, %u elements per token per layer", pm->kv[0].n_embd_k + pm->kv[0].n_embd_v);
+  if (hp->n_ctx_train && p->settings.n_ctx > hp->n_ctx_train)
+    tl__plan_note(p, "context: %u tokens is more than the model was trained for (%u)", p->settings.n_ctx,
+                  hp->n_ctx_train);
   if (p->n_ctx_max && p->n_ctx_max < p->settings.n_ctx)
     tl__plan_note(p, "context: at most %u tokens per sequence fit (asked %u)", p->n_ctx_max, p->settings.n_ctx);
   for (size_t d = 1; d < p->n_devices; d++)

@@ -28,7 +28,8 @@ static dev_speed device_speed(const tl_hw *hw, const tl_efficiency *e, const tl_
     v.bw = hw->mem.bandwidth > 0 ? hw->mem.bandwidth : HOST_BW_FALLBACK;
     v.eff = e->cpu_decode_bw;
     v.layer_s = e->cpu_layer_s;
-    v.flops = hw->cpu.flops_f32 > 0 ? hw->cpu.flops_f32 : 1e11;
+    /* unknown peak: cores x 2 GHz x 32 FLOP/cycle (two 256-bit FMA units) */
+    v.flops = hw->cpu.flops_f32 > 0 ? hw->cpu.flops_f32 : (hw->cpu.cores ? hw->cpu.cores : 1) * 2e9 * 32;
     v.prefill_eff = e->cpu_prefill_flops;
     return v;
   }
@@ -38,6 +39,7 @@ static dev_speed device_speed(const tl_hw *hw, const tl_efficiency *e, const tl_
   bool apple = g->unified && g->vendor == TL_GPU_APPLE;
   v.eff = apple ? e->apple_decode_bw : e->gpu_decode_bw;
   v.layer_s = apple ? e->apple_layer_s : (p->settings.flash_attn > 0 ? e->gpu_layer_s : e->gpu_layer_s_nofa);
+  /* unknown peak: 10 TFLOP/s, a small discrete GPU's dense FP16 (assumed) */
   v.flops = g->fp16_flops > 0 ? g->fp16_flops : (g->bf16_flops > 0 ? g->bf16_flops : 1e13);
   v.prefill_eff = e->gpu_prefill_flops;
   v.prefill_layer_s = e->gpu_prefill_layer_s;
@@ -105,11 +107,14 @@ static double step_time(const tl__pmodel *pm, const tl_hw *hw, const tl_efficien
       any_gpu = true;
     double tpf = tensor_parallel(p, &v);
     double t = (w + c * kv) / tpf / (v.eff * v.bw) + layers * (v.layer_s + (tpf > 1 ? e->tp_layer_s : 0));
-    /* compute bound at high concurrency: 2 FLOP per active parameter per sequence */
-    double share = pm->read_bytes_active ? w / (double)pm->read_bytes_active : 0;
-    double tc = c * 2.0 * pm->matmul_params_active * share / tpf / (v.prefill_eff * v.flops);
-    if (tc > t)
-      t = tc;
+    /* batched decode becomes compute bound: 2 FLOP per active parameter per
+     * sequence (one sequence is memory bound: the model's premise) */
+    if (c > 1) {
+      double share = pm->read_bytes_active ? w / (double)pm->read_bytes_active : 0;
+      double tc = c * 2.0 * pm->matmul_params_active * share / tpf / (v.prefill_eff * v.flops);
+      if (tc > t)
+        t = tc;
+    }
     if (record) {
       dev->read_bytes = (uint64_t)w;
       dev->kv_read_bytes = (uint64_t)kv;

@@ -165,11 +165,11 @@ static void label_of(const tl_hw *hw, tl_ftype f, char *buf, size_t n)
   snprintf(buf, n, "%s", tl_ftype_name(f));
 }
 
-/* A file or directory of that mixture is planned as it is; a catalog
- * prediction is always re-typed, exactly as fit re-types it. */
+/* A GGUF file of that mixture is planned as it is; a catalog prediction or
+ * a Hugging Face directory is re-typed, exactly as fit re-types it. */
 static bool own_mixture(const tl_model_desc *m, tl_ftype f)
 {
-  return m->source_kind != TL_SOURCE_CATALOG && m->ftype_known && m->ftype == f && m->n_tensors > 0;
+  return m->source_kind == TL_SOURCE_GGUF && m->ftype_known && m->ftype == f && m->n_tensors > 0;
 }
 
 /* One command per runtime for the recommended mixture, each from that

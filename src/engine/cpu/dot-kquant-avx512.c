@@ -29,15 +29,6 @@ static inline __m512i scales_q45(__m512i s16, int c)
   return _mm512_permutexvar_epi16(idx, s16);
 }
 
-static inline __m512i nibbles_zmm(const uint8_t *q, __m256i hbits_lo, __m256i hbits_hi)
-{
-  const __m256i v = _mm256_loadu_si256((const __m256i *)q);
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
-  const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4), hbits_lo);
-  const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), hbits_hi);
-  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-
 static inline float dot_q45_K(int64_t n, const void *w, const void *x, const bool five)
 {
   const tl__block_q8_K *b = x;
@@ -57,17 +48,23 @@ static inline float dot_q45_K(int64_t n, const void *w, const void *x, const boo
     const __m256i mp = _mm256_madd_epi16(_mm256_cvtepu8_epi16(mb), _mm256_loadu_si256((const __m256i *)b[i].bsums));
     accm = _mm256_fmadd_ps(_mm256_set1_ps(dm), _mm256_cvtepi32_ps(mp), accm);
     const __m512i s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(scm));
-    __m256i hb = five ? _mm256_loadu_si256((const __m256i *)b5->qh) : _mm256_setzero_si256();
-    const __m256i one = _mm256_set1_epi8(1);
+    /* chunk c: the 32 bytes in both halves of a zmm, the upper half shifted
+     * right by 4 (high nibbles), so one load-broadcast and one variable
+     * shift give [low nibbles | high nibbles] in activation order */
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i shift4 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+    __m512i hz = five ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b5->qh)) : _mm512_setzero_si512();
+    const __m512i shift1 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(1), 1);
     __m512i sumi = _mm512_setzero_si512(), sumi2 = _mm512_setzero_si512(); /* two chains */
     for (int c = 0; c < 4; c++) {
-      __m256i h0 = _mm256_setzero_si256(), h1 = _mm256_setzero_si256();
+      const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * c)));
+      __m512i q = _mm512_and_si512(_mm512_srlv_epi16(v, shift4), m4);
       if (five) {
-        h0 = _mm256_slli_epi16(_mm256_and_si256(hb, one), 4);
-        h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4);
-        hb = _mm256_srli_epi16(hb, 2);
+        /* fifth bit: bit 2c of qh for the low half, bit 2c+1 for the high half */
+        const __m512i hbits = _mm512_and_si512(_mm512_srlv_epi16(hz, shift1), _mm512_set1_epi8(1));
+        q = _mm512_or_si512(q, _mm512_slli_epi16(hbits, 4));
+        hz = _mm512_srli_epi16(hz, 2);
       }
-      const __m512i q = nibbles_zmm(qs + 32 * c, h0, h1);
       const __m512i p = _mm512_maddubs_epi16(q, _mm512_loadu_si512((const void *)(b[i].qs + 64 * c)));
       if (c % 2)
         sumi2 = _mm512_dpwssd_epi32(sumi2, p, scales_q45(s16, c));

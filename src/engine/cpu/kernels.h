@@ -163,7 +163,7 @@ typedef struct tl__matmul_args {
   int64_t m;          /* activation rows (1 = decode) */
   const float *x;     /* X: m rows of k floats; unused when xq is set */
   size_t x_stride;    /* floats between X rows */
-  const void *xq;     /* optional: X already quantized (tl__quantize_activation) */
+  const void *xq;     /* optional: X already quantized (tl__quantize_activation); skips the AMX path */
   size_t xq_stride;   /* bytes between xq rows */
   float *y;           /* Y: m rows of n floats */
   size_t y_stride;    /* floats between Y rows */
@@ -177,6 +177,12 @@ size_t tl__cpu_matmul_scratch_bytes(tl_qtype wtype, int64_t m, int64_t k);
 /* Bytes of one quantized activation row (the xq row stride to use). */
 size_t tl__cpu_act_row_bytes(tl_qtype wtype, int64_t k);
 /* Computes Y on the pool's threads (tp may be NULL). Allocates nothing.
+ * m = 1: rows of W are handed to threads in chunks and streamed with
+ * software prefetch. m > 1: with AMX, a pool and m >= 16, W panels are
+ * dequantized to bf16 and multiplied on tiles (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K,
+ * BF16); otherwise register tiles of TL__TILE_MAX_W x TL__TILE_MAX_X dots.
+ * Results agree with the float reference within the activation rounding
+ * (Q8: 1/254 of a block's maximum; bf16: 2^-9 relative).
  * TL_EINVAL when a type, shape, stride or scratch size is wrong. */
 tl_status tl__cpu_matmul(const tl__matmul_args *a, tl__threadpool *tp);
 

@@ -9,6 +9,16 @@
 
 #include "engine/cpu/internal.h"
 
+/* Software prefetch distance of the matvec, in bytes of W ahead of the
+ * segment being computed. Measured on the 2-core Xeon (AMX) here, 1 thread,
+ * CPU time, Q4_K 8192x2048: none 6.7 GB/s, 8 KiB ahead 9+ GB/s. */
+#define PREFETCH_AHEAD 8192
+
+/* A matvec reading less than this many bytes of W runs on the calling
+ * thread alone (tiny models, small projections): about the work of a
+ * microsecond, the order of a pool wake-up. */
+#define SMALL_MATVEC_BYTES 32768
+
 size_t tl__cpu_act_row_bytes(tl_qtype wtype, int64_t k)
 {
   const tl__qtype_traits *tr = tl__qtype_traits_get(wtype);
@@ -45,6 +55,10 @@ typedef struct mm_ctx {
   size_t xq_stride; /* bytes */
   size_t act_row;   /* bytes of one quantized row */
   int64_t chunk;    /* W rows per work item */
+  int64_t seg_elems;          /* matvec: elements per row segment */
+  size_t seg_wbytes;          /* bytes of W per segment */
+  int64_t blk_elems, act_blk_elems;
+  size_t blk_bytes, act_blk_bytes;
   _Atomic int64_t next; /* next work item: threads take items until none is left */
 } mm_ctx;
 
@@ -71,8 +85,22 @@ static void matvec_task(void *p, int ith, int nth)
     if (lo >= a->n)
       break;
     const int64_t hi = lo + c->chunk < a->n ? lo + c->chunk : a->n;
-    for (int64_t j = lo; j < hi; j++)
-      a->y[j] = dot(a->k, w + (size_t)j * a->w_stride, c->xq);
+    for (int64_t j = lo; j < hi; j++) {
+      const char *row = w + (size_t)j * a->w_stride;
+      float sum = 0.0f;
+      /* Rows are walked in segments of about 2 KiB; before each, the lines
+       * PREFETCH_AHEAD bytes further are requested (into L2), so memory
+       * traffic overlaps the arithmetic instead of alternating with it. */
+      for (int64_t e = 0; e < a->k; e += c->seg_elems) {
+        const int64_t ne = a->k - e < c->seg_elems ? a->k - e : c->seg_elems;
+        const size_t off = (size_t)(e / c->blk_elems) * c->blk_bytes;
+        const char *pf = row + off + PREFETCH_AHEAD;
+        for (size_t o = 0; o < c->seg_wbytes; o += 64)
+          __builtin_prefetch(pf + o, 0, 2);
+        sum += dot(ne, row + off, c->xq + (size_t)(e / c->act_blk_elems) * c->act_blk_bytes);
+      }
+      a->y[j] = sum;
+    }
   }
 }
 
@@ -144,8 +172,18 @@ tl_status tl__cpu_matmul(const tl__matmul_args *a, tl__threadpool *tp)
       tl__threadpool_run(tp, quantize_task, &c);
   }
   c.chunk = chunk_rows(a->n, tl__threadpool_size(tp));
+  const tl__qtype_traits *at = tl__qtype_traits_get(tr->vec_dot_type);
+  c.blk_elems = tr->block_elems, c.blk_bytes = tr->block_bytes;
+  c.act_blk_elems = at->block_elems, c.act_blk_bytes = at->block_bytes;
+  const int64_t seg_blocks = (int64_t)(2048 / tr->block_bytes) > 0 ? (int64_t)(2048 / tr->block_bytes) : 1;
+  c.seg_elems = seg_blocks * tr->block_elems;
+  if (c.seg_elems % at->block_elems != 0) /* whole activation blocks per segment */
+    c.seg_elems = (c.seg_elems + at->block_elems - 1) / at->block_elems * at->block_elems;
+  c.seg_wbytes = (size_t)(c.seg_elems / tr->block_elems) * tr->block_bytes;
   atomic_init(&c.next, 0);
-  if (a->m == 1)
+  if (a->m == 1 && (size_t)a->n * tl__row_bytes(a->wtype, a->k) < SMALL_MATVEC_BYTES)
+    matvec_task(&c, 0, 1); /* waking the pool costs more than the work */
+  else if (a->m == 1)
     tl__threadpool_run(tp, matvec_task, &c);
   else
     tl__threadpool_run(tp, matmul_task, &c);

@@ -267,23 +267,26 @@ def make(name, c, tokens, seed):
 TOKENS = [1, 7, 30, 2, 19, 19, 5, 11, 40, 3]
 
 CASES = {
-    "qwen2-tiny": dict(desc="qwen2: q/k/v biases, NeoX RoPE, GQA 4/2, untied output",
+    "qwen2-tiny": dict(seed=1002, desc="qwen2: q/k/v biases, NeoX RoPE, GQA 4/2, untied output",
                        arch="qwen2", dim=32, ff=48, vocab=48, n_layer=2, n_head=4, n_kv=2,
                        head_dim=8, n_rot=8, eps=1e-6, theta=1000000.0),
-    "qwen3-tiny": dict(desc="qwen3: per-head q/k RMSNorm, head dim 16 != dim/heads, tied output",
+    "qwen3-tiny": dict(seed=1003, desc="qwen3: per-head q/k RMSNorm, head dim 16 != dim/heads, tied output",
                        arch="qwen3", dim=32, ff=40, vocab=48, n_layer=2, n_head=4, n_kv=2,
                        head_dim=16, n_rot=16, eps=1e-6, theta=1000000.0, tied=True),
-    "llama-yarn-tiny": dict(desc="llama: YaRN factor 4 over an original context of 16, MQA 4/1",
+    "llama-yarn-tiny": dict(seed=1001, desc="llama: YaRN factor 4 over an original context of 16, MQA 4/1",
                             arch="llama", dim=32, ff=40, vocab=48, n_layer=2, n_head=4, n_kv=1,
                             head_dim=8, n_rot=8, eps=1e-5, theta=10000.0, scaling="yarn",
                             factor=4.0, orig_ctx=16),
-    "llama-ropefreqs-tiny": dict(desc="llama: Llama 3.1 rope_freqs tensor, partial rotary (8 of 16)",
+    "llama-ropefreqs-tiny": dict(seed=1000, desc="llama: Llama 3.1 rope_freqs tensor, partial rotary (8 of 16)",
                                  arch="llama", dim=32, ff=40, vocab=48, n_layer=2, n_head=2,
                                  n_kv=2, head_dim=16, n_rot=8, eps=1e-5, theta=500000.0,
                                  llama3_freqs=True),
+    "llama-hd32-tiny": dict(seed=1004, desc="llama: head dim 32 (one Q8_0 block per head), GQA 2/1",
+                            arch="llama", dim=64, ff=96, vocab=48, n_layer=2, n_head=2, n_kv=1,
+                            head_dim=32, n_rot=32, eps=1e-5, theta=10000.0),
 }
 
 if __name__ == "__main__":
-    for i, (name, c) in enumerate(sorted(CASES.items())):
-        make(name, dict(c), TOKENS, 1000 + i)
+    for name, c in sorted(CASES.items()):
+        make(name, dict(c), TOKENS, c["seed"])
         print("wrote", name)
