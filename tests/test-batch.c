@@ -20,6 +20,8 @@ static const char *const models[] = {
     "engine/llama-yarn-tiny/model.gguf", "gguf/llama-2-tiny-random.gguf",
 };
 
+static tl_qtype kv_type = TL_QTYPE_F32;
+
 static tl_engine *load(const char *rel, uint32_t n_seq, uint32_t bs, uint32_t blocks,
                        uint32_t ubatch)
 {
@@ -28,7 +30,7 @@ static tl_engine *load(const char *rel, uint32_t n_seq, uint32_t bs, uint32_t bl
   p.n_threads = 2;
   p.n_ctx = 64;
   p.n_ubatch = ubatch;
-  p.kv_type = TL_QTYPE_F32;
+  p.kv_type = kv_type;
   p.n_seq_max = n_seq;
   p.kv_block_size = bs;
   p.kv_blocks = blocks;
@@ -89,10 +91,13 @@ static void alone(const char *rel, int s, float *logits, int32_t *gen)
 /* All sequences together: one batch of every prompt, then one batch per
  * decode step holding a token of each sequence. A micro-batch of 5 splits
  * the prompt batch across forward passes. */
+static float tolerance = 1e-4f;
+static size_t n_models = sizeof models / sizeof models[0];
+
 static void batch_matches_alone(void **state)
 {
   (void)state;
-  for (size_t mi = 0; mi < sizeof models / sizeof models[0]; mi++) {
+  for (size_t mi = 0; mi < n_models; mi++) {
     const char *rel = models[mi];
     print_message("model %s\n", rel);
     tl_engine *e = load(rel, N_SEQ, 4, 0, 5);
@@ -120,9 +125,10 @@ static void batch_matches_alone(void **state)
         const float *l = tl_engine_batch_logits(e, last[s]);
         assert_non_null(l);
         float d = max_diff(l, ref + ((size_t)s * N_GEN + g) * nv, nv);
-        if (d > 1e-4f)
+        if (d > tolerance)
           fail_msg("%s: sequence %d step %d: logits differ by %g", rel, s, g, (double)d);
-        assert_int_equal(argmax(l, nv), gen[s][g]);
+        if (kv_type != TL_QTYPE_Q8_0)
+          assert_int_equal(argmax(l, nv), gen[s][g]);
       }
       /* the next decode step, sequences in reverse order for good measure */
       n = 0;
@@ -140,6 +146,26 @@ static void batch_matches_alone(void **state)
     free(ref);
     tl_engine_free(e);
   }
+}
+
+/* The same with the F16 cache the server uses (stored values identical; the
+ * F16 tile kernels round differently on short tails, and blocks of 4 make
+ * every value sum a tail: measured 2.6e-3 on stories260K) and with a Q8_0 cache (the contiguous path scores Q8_0
+ * keys against Q8_0-quantized queries, the paged path against float queries:
+ * about 1e-2 apart, as docs/engine.md measures for Q8_0 against F32). The
+ * decode steps follow the tokens of the contiguous run either way. */
+static void batch_matches_alone_f16(void **state)
+{
+  kv_type = TL_QTYPE_F16;
+  tolerance = 1e-2f;
+  batch_matches_alone(state);
+  kv_type = TL_QTYPE_Q8_0;
+  tolerance = 0.25f;
+  n_models = 2; /* the others' KV rows are not whole Q8_0 blocks */
+  batch_matches_alone(state);
+  n_models = sizeof models / sizeof models[0];
+  kv_type = TL_QTYPE_F32;
+  tolerance = 1e-4f;
 }
 
 /* tl_engine_eval on a paged engine is sequence 0 and decodes as before. */
@@ -291,6 +317,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(batch_matches_alone),
+      cmocka_unit_test(batch_matches_alone_f16),
       cmocka_unit_test(single_api_on_paged),
       cmocka_unit_test(blocks),
       cmocka_unit_test(prefix_copy),

@@ -9,6 +9,9 @@
 #include "engine/engine-int.h"
 #include "tailor/quant.h"
 
+/* Rows of the pool (the stride of a transposed V row). */
+static inline uint32_t n_ctx_pool(const tl__kv *kv) { return kv->n_ctx; }
+
 static inline uint32_t row_of(const tl__kv_map *map, uint32_t i, uint32_t p)
 {
   return map->table[i][p / map->block_size] * map->block_size + p % map->block_size;
@@ -31,7 +34,16 @@ void tl__cpu_kv_store_paged(tl__backend *b, tl__kv *kv, uint32_t layer, const tl
   for (uint32_t i = 0; i < m; i++) {
     uint32_t r = row_of(map, i, (uint32_t)map->pos[i]);
     store_row(c, kv->type, k + (size_t)i * kv->n_embd_k, tl__kv_k_row(kv, layer, r), kv->n_embd_k);
-    store_row(c, kv->type, v + (size_t)i * kv->n_embd_v, tl__kv_v_row(kv, layer, r), kv->n_embd_v);
+    const float *vi = v + (size_t)i * kv->n_embd_v;
+    if (!kv->v_trans) {
+      store_row(c, kv->type, vi, tl__kv_v_row(kv, layer, r), kv->n_embd_v);
+    } else if (kv->type == TL_QTYPE_F16) {
+      for (uint32_t d = 0; d < kv->n_embd_v; d++)
+        ((tl__fp16 *)tl__kv_vt_row(kv, layer, d))[r] = tl__f32_to_fp16(vi[d]);
+    } else {
+      for (uint32_t d = 0; d < kv->n_embd_v; d++)
+        ((float *)tl__kv_vt_row(kv, layer, d))[r] = vi[d];
+    }
   }
 }
 
@@ -90,6 +102,32 @@ static void patt_task(const patt_job *j, uint32_t g, uint32_t i, float *scratch)
     k->scale(scores + (size_t)r * n_ctx, s->scale, n_keys);
     k->softmax(scores + (size_t)r * n_ctx, n_keys);
     memset(oi + (size_t)(g * n_rep + r) * hv, 0, hv * sizeof(float));
+  }
+  if (kv->v_trans) {
+    /* Transposed V: within a block the positions of a value dimension are
+     * contiguous, so each block is tiles of (value dims x query heads) whose
+     * sums are added up over the blocks. */
+    float *og = oi + (size_t)g * n_rep * hv; /* (n_rep, hv) */
+    tl__vec_dot_tile_fn vtile = k->vec_dot_tile[kv->type];
+    uint32_t bs = j->map->block_size;
+    float part[TL__TILE_MAX_X * TL__TILE_MAX_W];
+    for (uint32_t t0 = 0; t0 < n_keys; t0 += bs) {
+      uint32_t nk = n_keys - t0 < bs ? n_keys - t0 : bs;
+      size_t col = (size_t)row_of(j->map, i, t0) * kv->v_elem;
+      for (uint32_t d = 0; d < hv; d += TL__TILE_MAX_W) {
+        int nw = hv - d < TL__TILE_MAX_W ? (int)(hv - d) : TL__TILE_MAX_W;
+        const uint8_t *w = tl__kv_vt_row(kv, j->layer, g * hv + d) + col;
+        for (uint32_t r = 0; r < n_rep; r += TL__TILE_MAX_X) {
+          int nx = n_rep - r < TL__TILE_MAX_X ? (int)(n_rep - r) : TL__TILE_MAX_X;
+          vtile(nk, w, (size_t)n_ctx_pool(kv) * kv->v_elem, nw, scores + (size_t)r * n_ctx + t0,
+                n_ctx * sizeof(float), nx, part, TL__TILE_MAX_W);
+          for (int x = 0; x < nx; x++)
+            for (int y = 0; y < nw; y++)
+              og[(size_t)(r + (uint32_t)x) * hv + d + (uint32_t)y] += part[x * TL__TILE_MAX_W + y];
+        }
+      }
+    }
+    return;
   }
   for (uint32_t t = 0; t < n_keys; t++) {
     const float *vt = tl__kv_slice(kv, tl__kv_v_row(kv, j->layer, row_of(j->map, i, t)), g * hv,

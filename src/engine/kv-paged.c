@@ -28,8 +28,16 @@ void tl__paged_copy_rows(tl__kv *kv, const tl__paged *p, uint32_t src, uint32_t 
   for (uint32_t l = 0; l < kv->n_layer; l++) {
     memcpy(tl__kv_k_row(kv, l, dst * p->block_size), tl__kv_k_row(kv, l, src * p->block_size),
            n * kv->row_k);
-    memcpy(tl__kv_v_row(kv, l, dst * p->block_size), tl__kv_v_row(kv, l, src * p->block_size),
-           n * kv->row_v);
+    if (!kv->v_trans) {
+      memcpy(tl__kv_v_row(kv, l, dst * p->block_size), tl__kv_v_row(kv, l, src * p->block_size),
+             n * kv->row_v);
+      continue;
+    }
+    for (uint32_t d = 0; d < kv->n_embd_v; d++) {
+      uint8_t *row = tl__kv_vt_row(kv, l, d);
+      memcpy(row + (size_t)dst * p->block_size * kv->v_elem,
+             row + (size_t)src * p->block_size * kv->v_elem, n * kv->v_elem);
+    }
   }
 }
 

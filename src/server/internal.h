@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -65,7 +66,7 @@ typedef struct tl__req {
   char error[256];          /* set when the engine failed the request */
   uint32_t n_completion;
   uint32_t n_cached;        /* prompt tokens reused from the prefix cache */
-  volatile int cancelled;   /* the client went away */
+  atomic_int cancelled;     /* the client went away (any thread sets it) */
   int refs;                 /* the HTTP side and the scheduler */
 } tl__req;
 
@@ -165,7 +166,7 @@ struct tl_server {
   size_t n_models;
   int state;            /* 0 loading, 1 ok, 2 error */
   char state_msg[256];
-  volatile int draining;
+  atomic_int draining;
   uint64_t http_requests, http_errors, id_counter;
 };
 
