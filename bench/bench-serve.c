@@ -6,7 +6,12 @@
  * second of engine steps that only decoded, from /metrics); medians and
  * ranges over the repetitions, and the ratio to one stream.
  *
- *   bench-serve MODEL.gguf [-t THREADS] [-n TOKENS] [-r REPS] [-s 1,4,16] */
+ * With --engine, the same without HTTP (for models without a tokenizer, such
+ * as bench/make-bench-model's): N sequences prefilled with 16 tokens, then
+ * TOKENS decode steps of tl_engine_batch_eval with one token of each, as the
+ * server's engine thread runs them.
+ *
+ *   bench-serve MODEL.gguf [--engine] [-t THREADS] [-n TOKENS] [-r REPS] [-s 1,4,16] */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,6 +20,52 @@
 #include <time.h>
 
 #include "tailor/server.h"
+
+static double now_s(void);
+
+static int argmax(const float *l, uint32_t n)
+{
+  int b = 0;
+  for (uint32_t i = 1; i < n; i++)
+    if (l[i] > l[b])
+      b = (int)i;
+  return b;
+}
+
+/* Decode tok/s of n sequences stepping together (one batch per step). */
+static double engine_run(tl_engine *e, int n, int tokens)
+{
+  uint32_t nv = tl_engine_hparams(e)->n_vocab;
+  tl_engine_batch_entry en[16 * 64];
+  tl_engine_batch b = {en, 0};
+  tl_error err;
+  for (int s = 0; s < 64; s++)
+    tl_engine_seq_remove(e, s);
+  for (int s = 0; s < n; s++)
+    for (uint32_t i = 0; i < 16; i++)
+      en[b.n++] = (tl_engine_batch_entry){(int32_t)(1 + (i * 7 + (uint32_t)s * 13) % (nv - 1)),
+                                          s, i, i == 15};
+  if (tl_engine_batch_eval(e, &b, &err)) {
+    fprintf(stderr, "bench-serve: %s\n", err.message);
+    exit(1);
+  }
+  int last[64];
+  for (int s = 0; s < n; s++)
+    last[s] = argmax(tl_engine_batch_logits(e, (uint32_t)(s * 16 + 15)), nv);
+  double t0 = now_s();
+  for (int t = 0; t < tokens; t++) {
+    b.n = 0;
+    for (int s = 0; s < n; s++)
+      en[b.n++] = (tl_engine_batch_entry){last[s], s, 16 + (uint32_t)t, true};
+    if (tl_engine_batch_eval(e, &b, &err)) {
+      fprintf(stderr, "bench-serve: %s\n", err.message);
+      exit(1);
+    }
+    for (int s = 0; s < n; s++)
+      last[s] = argmax(tl_engine_batch_logits(e, (uint32_t)s), nv);
+  }
+  return (double)n * tokens / (now_s() - t0);
+}
 
 typedef struct buf {
   char *p;
@@ -87,9 +138,12 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
   const char *model = NULL;
+  bool engine = false;
   int threads = 2, tokens = 32, reps = 3, streams[8] = {1, 4, 16}, n_streams = 3;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-t") && i + 1 < argc)
+    if (!strcmp(argv[i], "--engine"))
+      engine = true;
+    else if (!strcmp(argv[i], "-t") && i + 1 < argc)
       threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "-n") && i + 1 < argc)
       tokens = atoi(argv[++i]);
@@ -113,7 +167,40 @@ int main(int argc, char **argv)
   int max_n = 1;
   for (int k = 0; k < n_streams; k++)
     max_n = streams[k] > max_n ? streams[k] : max_n;
-  printf("model %s, %d threads, %d tokens per stream, %d runs each\n", model, threads, tokens, reps);
+  if (max_n > 64) {
+    fprintf(stderr, "bench-serve: at most 64 streams\n");
+    return 2;
+  }
+  printf("model %s, %d threads, %d tokens per stream, %d runs each%s\n", model, threads, tokens,
+         reps, engine ? ", engine only (no HTTP)" : "");
+  if (engine) {
+    tl_engine_params ep;
+    tl_engine_params_init(&ep);
+    ep.n_threads = (uint32_t)threads;
+    ep.n_ctx = (uint32_t)(16 + tokens) > 256 ? (uint32_t)(16 + tokens) : 256;
+    ep.n_seq_max = (uint32_t)max_n;
+    tl_engine *e = NULL;
+    tl_error err;
+    if (tl_engine_load(model, &ep, &e, &err)) {
+      fprintf(stderr, "bench-serve: %s\n", err.message);
+      return 1;
+    }
+    printf("%8s %26s %8s\n", "streams", "decode tok/s med [range]", "ratio");
+    double base = 0;
+    for (int k = 0; k < n_streams; k++) {
+      double v[32];
+      for (int r = 0; r < reps; r++)
+        v[r] = engine_run(e, streams[k], tokens);
+      qsort(v, (size_t)reps, sizeof *v, cmp);
+      if (k == 0)
+        base = v[reps / 2];
+      printf("%8d %8.1f [%6.1f - %6.1f] %7.2fx\n", streams[k], v[reps / 2], v[0], v[reps - 1],
+             base > 0 ? v[reps / 2] / base : 0);
+      fflush(stdout);
+    }
+    tl_engine_free(e);
+    return 0;
+  }
   printf("%8s %22s %22s %8s\n", "streams", "wall tok/s med [range]", "decode tok/s med [range]",
          "ratio");
   double base = 0;
