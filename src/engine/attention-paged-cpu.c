@@ -90,6 +90,27 @@ static void patt_task(const patt_job *j, uint32_t g, uint32_t i, float *scratch)
       }
       t += nw;
     }
+  } else if (kv->type == TL_QTYPE_Q8_0 && hk % 32 == 0) {
+    /* Q8_0 keys against the queries quantized to Q8_0 once, as
+     * attention-cpu.c scores them, tiles within a block. */
+    size_t qrow = tl__row_bytes(TL_QTYPE_Q8_0, hk);
+    uint8_t *qq = (uint8_t *)tmp; /* (n_rep, qrow) */
+    for (uint32_t r = 0; r < n_rep; r++)
+      tl__quantize_activation(TL_QTYPE_Q8_0, qg + (size_t)r * hk, qq + r * qrow, hk);
+    tl__vec_dot_tile_fn qtile = k->vec_dot_tile[TL_QTYPE_Q8_0];
+    uint32_t bs = j->map->block_size;
+    for (uint32_t t = 0; t < n_keys;) {
+      uint32_t nw = n_keys - t, left = bs - t % bs;
+      nw = nw < left ? nw : left;
+      nw = nw < TL__TILE_MAX_W ? nw : TL__TILE_MAX_W;
+      const uint8_t *w = tl__kv_k_row(kv, j->layer, row_of(j->map, i, t)) + (size_t)g * qrow;
+      for (uint32_t r = 0; r < n_rep; r += TL__TILE_MAX_X) {
+        int nx = n_rep - r < TL__TILE_MAX_X ? (int)(n_rep - r) : TL__TILE_MAX_X;
+        qtile(hk, w, kv->row_k, (int)nw, qq + r * qrow, qrow, nx, scores + (size_t)r * n_ctx + t,
+              n_ctx);
+      }
+      t += nw;
+    }
   } else {
     for (uint32_t t = 0; t < n_keys; t++) {
       const float *kt =
