@@ -57,6 +57,7 @@ struct tl__model_srv {
   bool stop;
   tl__metrics met;
   uint64_t step;
+  uint32_t kv_free, kv_cached;    /* KV blocks, as of the last step (read by other threads) */
 };
 
 static double now_s(void)
@@ -523,12 +524,25 @@ static bool step(tl__model_srv *m)
   return true;
 }
 
+/* The KV gauges for other threads: the engine's tables change during a
+ * step without m->mu, so they are read here, between steps. m->mu held. */
+static void snapshot(tl__model_srv *m)
+{
+  m->kv_free = tl_engine_kv_blocks_free(m->e);
+  m->kv_cached = 0;
+  for (uint32_t i = 0; i < m->n_slots; i++)
+    if (!m->slots[i].r)
+      m->kv_cached += blocks_for(m, tl_engine_seq_length(m->e, (int32_t)i));
+}
+
 static void *engine_thread(void *arg)
 {
   tl__model_srv *m = arg;
   pthread_mutex_lock(&m->mu);
   while (!m->stop) {
-    if (!step(m))
+    bool worked = step(m);
+    snapshot(m);
+    if (!worked)
       pthread_cond_wait(&m->cv, &m->mu);
   }
   for (uint32_t i = 0; i < m->n_slots; i++)
@@ -599,11 +613,9 @@ void tl__model_srv_stats(tl__model_srv *m, tl__metrics *acc, tl_server_stats *st
   acc->steps += m->met.steps;
   st->queued += m->q_len;
   st->running += m->running;
-  st->kv_blocks_free += tl_engine_kv_blocks_free(m->e);
-  st->kv_blocks_total += tl_engine_kv_blocks_total(m->e);
-  for (uint32_t i = 0; i < m->n_slots; i++)
-    if (!m->slots[i].r)
-      st->kv_blocks_cached += blocks_for(m, tl_engine_seq_length(m->e, (int32_t)i));
+  st->kv_blocks_free += m->kv_free;
+  st->kv_blocks_total += m->n_blocks;
+  st->kv_blocks_cached += m->kv_cached;
   pthread_mutex_unlock(&m->mu);
 }
 
@@ -692,6 +704,7 @@ tl_status tl__model_srv_create(const tl_server_params *p, const char *name, cons
   }
   if ((st = pieces_init(m, err)))
     goto fail;
+  m->kv_free = m->n_blocks;
   if (pthread_create(&m->thread, NULL, engine_thread, m)) {
     st = tl__error_set(err, TL_EINTERNAL, "server: cannot start the engine thread");
     goto fail;
