@@ -7,7 +7,7 @@ pkgs=(
   build-essential cmake pkg-config clang
   libjansson-dev libmicrohttpd-dev libhwloc-dev libpcre2-dev libssl-dev
   libcurl4-openssl-dev libcmocka-dev libomp-dev
-  jq curl
+  jq curl time
 )
 
 # The openai npm package for the server's compatibility test

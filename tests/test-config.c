@@ -153,7 +153,7 @@ typedef struct expect {
 } expect;
 
 typedef enum { HW_CPU, HW_NUMA, HW_HYBRID, HW_H100, HW_2GPU, HW_H100_DESCRIBED } hwkind;
-typedef enum { M_DENSE, M_MOE } modelkind;
+typedef enum { M_DENSE, M_MOE, M_TINY } modelkind;
 
 typedef struct tcase {
   const char *name;
@@ -196,6 +196,8 @@ static const tcase cases[] = {
       {"flash_attn", "false", DEF, ""}}},
     {"hybrid CPU: performance cores only", HW_HYBRID, M_DENSE, "default", false, false, false,
      {{0}}, TL_OK, NULL, {{"threads", "6", HWC, NULL}, {"threads_batch", "6", HWC, NULL}}},
+    {"a tiny model is not split across threads", HW_CPU, M_TINY, "default", false, false, false,
+     {{0}}, TL_OK, NULL, {{"threads", "1", HWC, NULL}, {"threads_batch", "1", HWC, NULL}}},
     {"NUMA: decode threads of one node", HW_NUMA, M_DENSE, "default", false, false, false, {{0}},
      TL_OK, NULL, {{"threads", "16", HWC, NULL}, {"threads_batch", "32", HWC, NULL}}},
     {"context from the workload's length classes", HW_CPU, M_DENSE, "default", false, false,
@@ -337,6 +339,8 @@ static void build(const tcase *tc, tl_model_desc *m, tl_hw *hw)
     model_moe(m);
   else
     model_llama8b(m);
+  if (tc->model == M_TINY)
+    m->weight_bytes = 12u << 20; /* 12 MiB: one thread's worth */
   switch (tc->hw) {
   case HW_CPU:
     hw_cpu(hw);

@@ -116,6 +116,8 @@ typedef struct tl_plan_settings {
   uint64_t projector_bytes;      /* multimodal projector file (e.g. mmproj GGUF), 0 = none */
   const tl_model_desc *draft;    /* draft model for speculative decoding, NULL = none */
   uint32_t concurrency;  /* sequences decoded together for throughput; 0 = n_parallel */
+  uint32_t n_threads;    /* tailor's engine: worker threads (per-thread scratch); 0 = the
+                            physical performance cores, at most one per 8 MiB of weights */
   uint32_t decode_at;    /* tokens already in context when decode speed is taken */
   tl_use_case use_case;
   double quality_benchmark; /* published benchmark score 0-100 (catalog "quality"), < 0 = none */

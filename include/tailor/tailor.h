@@ -5,6 +5,7 @@
 
 #include "tailor/catalog.h"
 #include "tailor/config.h"
+#include "tailor/convert.h"
 #include "tailor/engine.h"
 #include "tailor/error.h"
 #include "tailor/gguf.h"

@@ -10,11 +10,10 @@
 
 #include "commands.h"
 #include "hw-options.h"
+#include "setting-options.h"
 #include "tailor/catalog.h"
 #include "tailor/config.h"
 #include "tailor/tailor.h"
-
-extern char **environ;
 
 static const char help[] =
     "Usage: tailor config SRC [OPTIONS] [SETTINGS]\n"
@@ -71,99 +70,6 @@ static int write_file(const char *path, const char *text)
   if (fclose(f) != 0 || !ok)
     return tl_cli_fail("config", "cannot write '%s': %s", path, strerror(errno));
   return TL_EXIT_OK;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  size_t cap = 65536, n = 0;
-  char *buf = malloc(cap);
-  while (buf) {
-    if (n == cap) {
-      if (cap >= (64u << 20)) { /* a config document is small */
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      cap *= 2;
-      char *nb = realloc(buf, cap);
-      if (!nb) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = nb;
-    }
-    size_t r = fread(buf + n, 1, cap - n, f);
-    if (r == 0)
-      break;
-    n += r;
-  }
-  fclose(f);
-  if (buf)
-    *len = n;
-  return buf;
-}
-
-/* Tries argv[*i] as a setting flag; returns 1 if it was one (with the
- * override appended), 0 if not, TL_EXIT_USAGE on a missing value. */
-static int parse_setting(int argc, char **argv, int *i, tl_override *ovs, size_t *n, size_t cap)
-{
-  const char *a = argv[*i];
-  char name[64];
-  const char *value = NULL;
-  bool negated = false;
-  const char *eq = strchr(a, '=');
-  size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-  if (nl >= sizeof name)
-    return 0;
-  memcpy(name, a, nl);
-  name[nl] = '\0';
-  if (eq)
-    value = eq + 1;
-  tl_setting_id id;
-  bool found = tl_setting_lookup(name, &id);
-  if (!found && !strncmp(name, "--no-", 5)) {
-    char pos[64];
-    snprintf(pos, sizeof pos, "--%s", name + 5);
-    found = tl_setting_lookup(pos, &id);
-    negated = found;
-  }
-  if (!found || name[0] != '-')
-    return 0;
-  bool is_bool = tl_setting_is_bool(id);
-  if (negated) {
-    if (!is_bool || value)
-      return tl_cli_usage_error("config", "%s takes no value", name);
-    value = "false";
-  } else if (!value) {
-    if (is_bool)
-      value = "true";
-    else if (*i + 1 < argc)
-      value = argv[++*i];
-    else
-      return tl_cli_usage_error("config", "%s needs a value", name);
-  }
-  if (*n >= cap)
-    return tl_cli_usage_error("config", "too many settings on the command line");
-  tl_override *o = &ovs[(*n)++];
-  memset(o, 0, sizeof *o);
-  o->id = id;
-  o->source = TL_SETSRC_CLI;
-  snprintf(o->source_key, sizeof o->source_key, "%s", name);
-  snprintf(o->value, sizeof o->value, "%s", value);
-  return 1;
-}
-
-static int exit_for(tl_status st)
-{
-  if (st == TL_ECONFIG)
-    return TL_EXIT_USAGE;
-  if (st == TL_ENOFIT)
-    return TL_EXIT_NOFIT;
-  return TL_EXIT_FAILURE;
 }
 
 static int run(int argc, char **argv)
@@ -225,7 +131,7 @@ static int run(int argc, char **argv)
                                   argv[i]);
       continue;
     }
-    r = parse_setting(argc, argv, &i, cli, &n_cli, MAX_CLI);
+    r = tl_cli_setting_parse(argc, argv, &i, cli, &n_cli, MAX_CLI, "config");
     if (r > 1)
       return r;
     if (r == 1)
@@ -258,47 +164,12 @@ static int run(int argc, char **argv)
   if (concurrency)
     wl.concurrency = (uint32_t)concurrency;
 
-  /* overrides: config file, environment, command line */
-  tl_override *file_ovs = NULL, *env_ovs = NULL;
-  size_t n_file = 0, n_env = 0;
   int rc = TL_EXIT_OK;
   tl_hw *hw = NULL;
   tl_catalog *cat = NULL;
   tl_model_desc *model = NULL;
-  tl_override *all = NULL;
   tl_config *cfg = NULL;
   char *doc = NULL, *trace = NULL, *text = NULL;
-
-  if (config_file) {
-    size_t len = 0;
-    char *t = read_file(config_file, &len);
-    if (!t) {
-      rc = tl_cli_fail("config", "cannot read '%s': %s", config_file, strerror(errno));
-      goto out;
-    }
-    tl_status st = tl_config_file_parse(t, len, config_file, &file_ovs, &n_file, &err);
-    free(t);
-    if (st) {
-      fprintf(stderr, "tailor config: %s\n", err.message);
-      rc = TL_EXIT_USAGE;
-      goto out;
-    }
-  }
-  if (tl_config_env_collect(environ, &env_ovs, &n_env, &err)) {
-    rc = tl_cli_fail("config", "%s", err.message);
-    goto out;
-  }
-  all = calloc(n_file + n_env + n_cli + 1, sizeof *all);
-  if (!all) {
-    rc = tl_cli_fail("config", "out of memory");
-    goto out;
-  }
-  if (n_file)
-    memcpy(all, file_ovs, n_file * sizeof *all);
-  if (n_env)
-    memcpy(all + n_file, env_ovs, n_env * sizeof *all);
-  if (n_cli)
-    memcpy(all + n_file + n_env, cli, n_cli * sizeof *all);
 
   hw = calloc(1, sizeof *hw);
   if (!hw) {
@@ -316,33 +187,13 @@ static int run(int argc, char **argv)
     rc = tl_cli_fail("config", "%s", err.message);
     goto out;
   }
-  tl_ftype ft = TL_FTYPE_Q4_K_M;
-  if (tl_model_desc_open(src, cat, ft, &model, &err)) {
+  if (tl_model_desc_open(src, cat, TL_FTYPE_Q4_K_M, &model, &err)) {
     rc = tl_cli_fail("config", "%s", err.message);
     goto out;
   }
-
-  tl_config_plan_ctx pctx = {model, hw, NULL};
-  tl_config_inputs in;
-  memset(&in, 0, sizeof in);
-  in.model = model;
-  in.hw = hw;
-  in.workload = wl;
-  in.overrides = all;
-  in.n_overrides = n_file + n_env + n_cli;
-  in.fit = tl_config_plan_fit;
-  in.fit_ud = &pctx;
-  in.catalog_source = model->source_kind == TL_SOURCE_CATALOG;
-  in.unquantized_source =
-      !in.catalog_source && model->ftype_known &&
-      (model->ftype == TL_FTYPE_ALL_F32 || model->ftype == TL_FTYPE_F16 ||
-       model->ftype == TL_FTYPE_BF16);
-  tl_status st = tl_config_resolve(&in, &cfg, &err);
-  if (st) {
-    fprintf(stderr, "tailor config: %s\n", err.message);
-    rc = exit_for(st);
+  rc = tl_cli_config_resolve("config", model, hw, &wl, config_file, cli, n_cli, &cfg);
+  if (rc)
     goto out;
-  }
 
   if (tl_config_to_json(cfg, &doc, &err) || tl_config_trace_jsonl(cfg, &trace, &err)) {
     rc = tl_cli_fail("config", "%s", err.message);
@@ -425,9 +276,6 @@ out:
   tl_model_desc_free(model);
   tl_catalog_free(cat);
   free(hw);
-  free(all);
-  tl_free(file_ovs);
-  tl_free(env_ovs);
   return rc;
 }
 

@@ -11,43 +11,55 @@
 #include <time.h>
 
 #include "commands.h"
+#include "setting-options.h"
 #include "tailor/tailor.h"
 #include "tailor/tokenizer.h"
 
 static const char help[] =
-    "Usage: tailor run SRC [-p PROMPT | -i] [OPTIONS]\n"
+    "Usage: tailor run SRC [-p PROMPT | -i] [OPTIONS] [SETTINGS]\n"
     "\n"
-    "Runs a model with the built-in engine. SRC is a GGUF file. With -p, prints\n"
-    "the prompt and streams its continuation; with -i, chats (one line per turn,\n"
-    "an empty line or end of input ends). At the end prints load time, prompt\n"
-    "and decode speed, and memory by category (to stderr).\n"
+    "Runs a model with the built-in engine on this machine. SRC is a GGUF file.\n"
+    "The settings are resolved as 'tailor config' resolves them (defaults, the model,\n"
+    "this hardware, the workload preset, --config, TAILOR_* variables, then flags),\n"
+    "each with its source; invalid or impossible settings stop before loading.\n"
+    "With -p, prints the prompt and streams its continuation; with -i, chats (one line\n"
+    "per turn, an empty line or end of input ends). At the end prints load time,\n"
+    "prompt and decode speed, and memory by category next to the plan's estimate\n"
+    "(to stderr).\n"
     "\n"
     "Options:\n"
     "  -p, --prompt TEXT         prompt text (default: none, generation starts after BOS)\n"
     "  -i, --interactive         chat, formatting turns with the model's chat template\n"
     "  -n, --n-predict N         tokens to generate, -1 = until end of text (default -1;\n"
     "                            in chat, per turn)\n"
-    "  -c, --ctx-size N          context size in tokens (default: training context, at most 4096)\n"
-    "  -t, --threads N           threads (default: online CPUs, one per 8 MiB of weights at most)\n"
-    "  -b, --batch-size N        most prompt tokens per evaluation (default 2048)\n"
-    "  -ub, --ubatch-size N      prompt tokens per forward step (default 512)\n"
-    "      --temp T              temperature, 0 = greedy (default 0.8)\n"
-    "      --top-k K             top-k, 0 = off (default 40)\n"
-    "      --top-p P             top-p, 1 = off (default 0.95)\n"
-    "      --min-p P             min-p, 0 = off (default 0.05)\n"
     "  -s, --seed S              random seed (default: from the clock; printed)\n"
-    "      --repeat-penalty R    repeat penalty, 1 = off (default 1)\n"
     "      --repeat-last-n N     tokens the penalties look back on (default 64)\n"
     "      --presence-penalty P  presence penalty, 0 = off (default 0)\n"
     "      --frequency-penalty F frequency penalty, 0 = off (default 0)\n"
     "      --chat-template NAME  chatml, llama3, llama2, mistral, gemma, phi3, deepseek3,\n"
     "                            deepseek2 (default: recognised from the model)\n"
-    "      --kv-type TYPE        KV cache type: f16 or q8_0 (default f16)\n"
-    "      --json                print one JSON object (text, timings, memory) instead\n"
-    "  -h, --help                show this help\n";
+    "      --preset NAME         workload preset (default: default; chat with -i)\n"
+    "      --config FILE         a configuration document (tailor config --emit-config)\n"
+    "      --explain             print every setting's decision before running\n"
+    "      --json                print one JSON object (text, timings, memory, settings)\n"
+    "  -h, --help                show this help\n"
+    "\n"
+    "Settings (see 'tailor help config' and docs/config.md), for example:\n"
+    "  -c, --ctx-size N          context size in tokens\n"
+    "  -t, --threads N           threads for generation\n"
+    "  -b, --batch-size N        most prompt tokens per evaluation\n"
+    "  -ub, --ubatch-size N      prompt tokens per forward step\n"
+    "  -ctk, --kv-type TYPE      KV cache type: f16 or q8_0\n"
+    "      --temp T              temperature, 0 = greedy\n"
+    "      --top-k K, --top-p P, --min-p P, --repeat-penalty R\n";
 
 typedef struct run_opts {
   const char *src;
+  const char *preset;
+  const char *config_file;
+  bool explain;
+  tl_override cli[64];
+  size_t n_cli;
   const char *prompt;
   bool interactive;
   long n_predict;
@@ -123,52 +135,11 @@ static int parse_args(int argc, char **argv, run_opts *o)
       NEED_VALUE();
       if (!parse_long(v, -1, 1L << 30, &o->n_predict))
         BAD("an integer >= -1");
-    } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
-      NEED_VALUE();
-      if (!parse_long(v, 0, 1L << 24, &n))
-        BAD("a context size (0 to 16777216)");
-      o->ep.n_ctx = (uint32_t)n;
-    } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-      NEED_VALUE();
-      if (!parse_long(v, 1, 512, &n))
-        BAD("a thread count (1 to 512)");
-      o->ep.n_threads = (uint32_t)n;
-    } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
-      NEED_VALUE();
-      if (!parse_long(v, 1, 1L << 24, &n))
-        BAD("a positive batch size");
-      o->ep.n_batch = (uint32_t)n;
-    } else if (!strcmp(a, "-ub") || !strcmp(a, "--ubatch-size")) {
-      NEED_VALUE();
-      if (!parse_long(v, 1, 1L << 24, &n))
-        BAD("a positive micro-batch size");
-      o->ep.n_ubatch = (uint32_t)n;
-    } else if (!strcmp(a, "--temp")) {
-      NEED_VALUE();
-      if (!parse_float(v, 0, 1000, &sp->temp))
-        BAD("a temperature (0 to 1000)");
-    } else if (!strcmp(a, "--top-k")) {
-      NEED_VALUE();
-      if (!parse_long(v, 0, INT32_MAX, &n))
-        BAD("a non-negative integer");
-      sp->top_k = (int32_t)n;
-    } else if (!strcmp(a, "--top-p")) {
-      NEED_VALUE();
-      if (!parse_float(v, 0, 1, &sp->top_p))
-        BAD("a probability (0 to 1)");
-    } else if (!strcmp(a, "--min-p")) {
-      NEED_VALUE();
-      if (!parse_float(v, 0, 1, &sp->min_p))
-        BAD("a probability (0 to 1)");
     } else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) {
       NEED_VALUE();
       if (!parse_u64(v, &sp->seed))
         BAD("a non-negative integer");
       o->seed_given = true;
-    } else if (!strcmp(a, "--repeat-penalty")) {
-      NEED_VALUE();
-      if (!parse_float(v, 0.001f, 1000, &sp->repeat_penalty))
-        BAD("a positive penalty");
     } else if (!strcmp(a, "--repeat-last-n")) {
       NEED_VALUE();
       if (!parse_long(v, 0, 1L << 20, &n))
@@ -185,16 +156,20 @@ static int parse_args(int argc, char **argv, run_opts *o)
     } else if (!strcmp(a, "--chat-template")) {
       NEED_VALUE();
       o->chat_template = v;
-    } else if (!strcmp(a, "--kv-type") || !strcmp(a, "-ctk")) {
-      NEED_VALUE();
-      if (!strcmp(v, "f16"))
-        o->ep.kv_type = TL_QTYPE_F16;
-      else if (!strcmp(v, "q8_0"))
-        o->ep.kv_type = TL_QTYPE_Q8_0;
-      else
-        BAD("a KV cache type (f16, q8_0)");
     } else if (!strcmp(a, "--json")) {
       o->json = true;
+    } else if (!strcmp(a, "--explain")) {
+      o->explain = true;
+    } else if (!strcmp(a, "--preset")) {
+      NEED_VALUE();
+      o->preset = v;
+    } else if (!strcmp(a, "--config")) {
+      NEED_VALUE();
+      o->config_file = v;
+    } else if ((n = tl_cli_setting_parse(argc, argv, &i, o->cli, &o->n_cli,
+                                         sizeof o->cli / sizeof o->cli[0], "run")) != 0) {
+      if (n > 1)
+        return (int)n;
     } else if (a[0] == '-' && a[1]) {
       return tl_cli_usage_error("run", "unknown option '%s'", a);
     } else if (!o->src) {
@@ -219,6 +194,9 @@ static int parse_args(int argc, char **argv, run_opts *o)
 /* Everything one run holds. */
 typedef struct run {
   run_opts *o;
+  const tl_config *cfg;
+  const tl_plan *plan; /* the estimate for the loaded settings */
+  bool has_estimate;
   tl_engine *e;
   tl_tokenizer *tk;
   tl_sampler *smp;
@@ -466,6 +444,29 @@ static void report(run *r)
                           (json_int_t)m.weights, "kv_cache", (json_int_t)m.kv_cache, "compute",
                           (json_int_t)m.compute, "overhead", (json_int_t)m.overhead, "total",
                           (json_int_t)m.total);
+    if (j && r->cfg) {
+      json_t *set = json_object();
+      for (int k = 0; k < TL_SET_COUNT; k++) {
+        tl_setting_id id = (tl_setting_id)k;
+        json_object_set_new(set, tl_setting_key(id),
+                            json_pack("{s:s, s:s, s:s}", "value", tl_config_value(r->cfg, id),
+                                      "source", tl_setting_source_name(tl_config_source(r->cfg, id)),
+                                      "source_key", tl_config_source_key(r->cfg, id)));
+      }
+      json_object_set_new(j, "settings", set);
+      json_object_set_new(j, "config_hash", json_string(tl_config_hash(r->cfg)));
+    }
+    if (j && r->has_estimate) {
+      const uint64_t *b = r->plan->bytes;
+      json_object_set_new(j, "estimate",
+                          json_pack("{s:I, s:I, s:I, s:I, s:I}", "weights",
+                                    (json_int_t)b[TL_MEM_WEIGHTS], "kv_cache",
+                                    (json_int_t)b[TL_MEM_KV], "compute",
+                                    (json_int_t)b[TL_MEM_COMPUTE], "overhead",
+                                    (json_int_t)b[TL_MEM_OVERHEAD], "total",
+                                    (json_int_t)(b[TL_MEM_WEIGHTS] + b[TL_MEM_KV] +
+                                                 b[TL_MEM_COMPUTE] + b[TL_MEM_OVERHEAD])));
+    }
     char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
     if (s)
       puts(s);
@@ -485,6 +486,108 @@ static void report(run *r)
   fprintf(stderr, "memory:  weights %.2f MiB (mapped), KV cache %.2f MiB, compute %.2f MiB, "
           "overhead %.2f MiB, total %.2f MiB\n",
           mib(m.weights), mib(m.kv_cache), mib(m.compute), mib(m.overhead), mib(m.total));
+  if (r->has_estimate) {
+    const uint64_t *b = r->plan->bytes;
+    uint64_t est = b[TL_MEM_WEIGHTS] + b[TL_MEM_KV] + b[TL_MEM_COMPUTE] + b[TL_MEM_OVERHEAD];
+    fprintf(stderr, "estimate: weights %.2f MiB, KV cache %.2f MiB, compute %.2f MiB, overhead "
+            "%.2f MiB, total %.2f MiB (measured total %+.1f%%)\n",
+            mib(b[TL_MEM_WEIGHTS]), mib(b[TL_MEM_KV]), mib(b[TL_MEM_COMPUTE]),
+            mib(b[TL_MEM_OVERHEAD]), mib(est),
+            est ? 100.0 * ((double)m.total - (double)est) / (double)est : 0.0);
+  }
+}
+
+/* Resolves the settings as `tailor config` does (this machine, the workload
+ * preset, --config, TAILOR_*, flags) and turns them into engine parameters. */
+static int resolve(run_opts *o, tl_config **cfg, tl_model_desc **model, tl_hw *hw)
+{
+  tl_error err;
+  tl_error_clear(&err);
+  if (tl_hw_probe(hw, NULL, &err))
+    return tl_cli_fail("run", "probing this machine: %s", err.message);
+  if (tl_model_desc_open(o->src, NULL, TL_FTYPE_Q4_K_M, model, &err))
+    return tl_cli_fail("run", "%s", err.message);
+  if ((*model)->source_kind != TL_SOURCE_GGUF)
+    return tl_cli_fail("run", "'%s' is not a GGUF file: the engine runs GGUF files (make one from "
+                       "a Hugging Face directory with 'tailor convert')", o->src);
+  tl_workload wl;
+  const char *preset = o->preset ? o->preset : o->interactive ? "chat" : "default";
+  if (tl_workload_preset(preset, &wl, &err))
+    return tl_cli_usage_error("run", "%s", err.message);
+  int rc = tl_cli_config_resolve("run", *model, hw, &wl, o->config_file, o->cli, o->n_cli, cfg);
+  if (rc)
+    return rc;
+  const tl_config *c = *cfg;
+  if (strcmp(tl_config_value(c, TL_SET_BACKEND), "cpu"))
+    return tl_cli_fail("run", "backend %s: this build's engine runs on the CPU",
+                       tl_config_value(c, TL_SET_BACKEND));
+  int64_t v;
+  double d;
+  tl_engine_params *ep = &o->ep;
+  if (tl_config_int(c, TL_SET_CTX_SIZE, &v))
+    ep->n_ctx = (uint32_t)v;
+  if (tl_config_int(c, TL_SET_THREADS, &v))
+    ep->n_threads = (uint32_t)v;
+  if (tl_config_int(c, TL_SET_BATCH_SIZE, &v))
+    ep->n_batch = (uint32_t)(v < ep->n_ctx ? v : ep->n_ctx);
+  if (tl_config_int(c, TL_SET_UBATCH_SIZE, &v))
+    ep->n_ubatch = (uint32_t)(v < ep->n_batch ? v : ep->n_batch);
+  ep->kv_type = !strcmp(tl_config_value(c, TL_SET_KV_TYPE), "q8_0") ? TL_QTYPE_Q8_0 : TL_QTYPE_F16;
+  tl_sampler_params *sp = &ep->sampling;
+  if (tl_config_double(c, TL_SET_TEMPERATURE, &d))
+    sp->temp = (float)d;
+  if (tl_config_int(c, TL_SET_TOP_K, &v))
+    sp->top_k = (int32_t)v;
+  if (tl_config_double(c, TL_SET_TOP_P, &d))
+    sp->top_p = (float)d;
+  if (tl_config_double(c, TL_SET_MIN_P, &d))
+    sp->min_p = (float)d;
+  if (tl_config_double(c, TL_SET_REPEAT_PENALTY, &d))
+    sp->repeat_penalty = (float)d;
+  const char *isq = tl_config_value(c, TL_SET_ISQ);
+  if (strcmp(isq, "none")) {
+    if (tl_config_source(c, TL_SET_ISQ) >= TL_SETSRC_CONFIG_FILE)
+      return tl_cli_fail("run", "isq %s (%s): this engine loads weights as stored; quantize the "
+                         "file with 'tailor convert --type' instead", isq,
+                         tl_config_source_key(c, TL_SET_ISQ));
+    if (!o->json)
+      fprintf(stderr, "note: isq %s recommended (%s) is not applied: this engine loads weights "
+                      "as stored\n", isq, tl_setting_source_name(tl_config_source(c, TL_SET_ISQ)));
+  }
+  if (o->explain) {
+    char *text = NULL;
+    if (tl_config_explain(c, &text, &err) == TL_OK)
+      fputs(text, stderr);
+    tl_free(text);
+  } else if (!o->json) {
+    static const tl_setting_id shown[] = {TL_SET_CTX_SIZE,   TL_SET_THREADS,     TL_SET_BATCH_SIZE,
+                                          TL_SET_UBATCH_SIZE, TL_SET_KV_TYPE,     TL_SET_TEMPERATURE,
+                                          TL_SET_TOP_K,      TL_SET_TOP_P,       TL_SET_MIN_P};
+    fprintf(stderr, "settings:");
+    for (size_t k = 0; k < sizeof shown / sizeof shown[0]; k++)
+      fprintf(stderr, " %s=%s [%s]", tl_setting_key(shown[k]), tl_config_value(c, shown[k]),
+              tl_setting_source_name(tl_config_source(c, shown[k])));
+    fprintf(stderr, "\n          (tailor run ... --explain, or tailor config, for the reasons)\n");
+  }
+  return TL_EXIT_OK;
+}
+
+/* The plan's estimate for what the engine allocates with these settings. */
+static bool estimate(const tl_model_desc *m, const tl_hw *hw, const tl_engine_params *p,
+                     tl_plan *plan)
+{
+  tl_plan_settings s;
+  tl_plan_settings_init(&s);
+  s.runtime = TL_RUNTIME_TAILOR;
+  s.n_ctx = p->n_ctx;
+  s.n_parallel = 1;
+  s.n_batch = p->n_batch;
+  s.n_ubatch = p->n_ubatch;
+  s.n_threads = p->n_threads;
+  s.kv_type_k = s.kv_type_v = p->kv_type;
+  s.flash_attn = 0;
+  s.mode = TL_RUN_CPU_ONLY;
+  return tl_plan_estimate(m, hw, &s, plan, NULL) == TL_OK;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -495,9 +598,24 @@ static int cmd_run(int argc, char **argv)
     return rc;
   run r = {.o = &o};
   tl_error err;
+  tl_config *cfg = NULL;
+  tl_model_desc *model = NULL;
+  tl_hw *hw = calloc(1, sizeof *hw);
+  tl_plan *plan = calloc(1, sizeof *plan);
+  if (!hw || !plan) {
+    rc = tl_cli_fail("run", "out of memory");
+    goto done;
+  }
+  if ((rc = resolve(&o, &cfg, &model, hw)))
+    goto done;
   double t0 = now_s();
-  if (tl_engine_load(o.src, &o.ep, &r.e, &err))
-    return tl_cli_fail("run", "%s", err.message);
+  if (tl_engine_load(o.src, &o.ep, &r.e, &err)) {
+    rc = tl_cli_fail("run", "%s", err.message);
+    goto done;
+  }
+  r.cfg = cfg;
+  r.has_estimate = estimate(model, hw, tl_engine_get_params(r.e), plan);
+  r.plan = plan;
   if (tl_tokenizer_from_gguf(tl_engine_gguf(r.e), &r.tk, &err) ||
       tl_detok_create(r.tk, 0, &r.dt, &err) ||
       tl_sampler_create(&o.ep.sampling, tl_engine_hparams(r.e)->n_vocab, &r.smp, &err)) {
@@ -517,6 +635,10 @@ static int cmd_run(int argc, char **argv)
 done:
   free(r.toks);
   free(r.out);
+  free(hw);
+  free(plan);
+  tl_config_free(cfg);
+  tl_model_desc_free(model);
   tl_detok_free(r.dt);
   tl_sampler_free(r.smp);
   tl_tokenizer_free(r.tk);

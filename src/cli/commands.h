@@ -32,6 +32,7 @@ int tl_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(pri
 extern const tl_cli_command tl_cli_cmd_probe;
 extern const tl_cli_command tl_cli_cmd_inspect;
 extern const tl_cli_command tl_cli_cmd_catalog;
+extern const tl_cli_command tl_cli_cmd_convert;
 extern const tl_cli_command tl_cli_cmd_fit;
 extern const tl_cli_command tl_cli_cmd_tune;
 extern const tl_cli_command tl_cli_cmd_config;

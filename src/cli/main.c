@@ -11,6 +11,7 @@ static const tl_cli_command *const commands[] = {
     &tl_cli_cmd_probe,
     &tl_cli_cmd_inspect,
     &tl_cli_cmd_catalog,
+    &tl_cli_cmd_convert,
     &tl_cli_cmd_fit,
     &tl_cli_cmd_tune,
     &tl_cli_cmd_config,

@@ -249,9 +249,27 @@ static void stage_hardware(res *r)
       decode = perf / cpu->numa_nodes;
       why = "the performance cores of one NUMA node: decode reads weights from local memory";
     }
+    uint32_t batch = perf;
+    const char *bwhy = "all physical performance cores: prompt processing is compute-bound";
+    /* A small model gives each thread too little work per token: below about
+     * 8 MiB of weights per thread, waking and joining threads costs more than
+     * they save (measured on stories260K, docs/config.md). */
+    const uint64_t per_thread = 8ull << 20;
+    uint64_t wb = r->in->model->weight_bytes;
+    if (wb) {
+      uint64_t cap = wb / per_thread ? wb / per_thread : 1;
+      if (decode > cap) {
+        decode = (uint32_t)cap;
+        why = "the model's weights give each thread under 8 MiB per token: more threads would "
+              "cost more in synchronisation than they save";
+      }
+      if (batch > cap) {
+        batch = (uint32_t)cap;
+        bwhy = "the model is too small to split further";
+      }
+    }
     proposef_int(r, TL_SET_THREADS, S, "cpu.perf_cores", decode, why);
-    proposef_int(r, TL_SET_THREADS_BATCH, S, "cpu.perf_cores", perf,
-                 "all physical performance cores: prompt processing is compute-bound");
+    proposef_int(r, TL_SET_THREADS_BATCH, S, "cpu.perf_cores", batch, bwhy);
     if (cpu->threads > perf) {
       snprintf(buf, sizeof buf, "%u", cpu->threads);
       reject(r, TL_SET_THREADS, buf,

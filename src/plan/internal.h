@@ -65,6 +65,8 @@ typedef struct tl__runtime {
   /* Fixed runtime bytes on a GPU (context, graphs) and on the host. */
   uint64_t (*gpu_overhead)(const tl_gpu *g);
   uint64_t host_overhead;
+  /* When set, replaces host_overhead (a figure that depends on the model). */
+  uint64_t (*host_overhead_of)(const tl__pmodel *pm);
   bool embd_on_host;       /* token_embd stays in system RAM */
   bool tied_output_copy;   /* a tied output is a second copy on the output device */
 } tl__runtime;

@@ -162,7 +162,7 @@ static void account(const tl__runtime *rt, const tl__pmodel *pm, const tl_hw *hw
     if (d == 0) {
       tl__buf_role role = !holds ? TL__BUF_HOST_SIDE : od == 0 ? TL__BUF_OUTPUT : TL__BUF_LAYERS;
       dev->bytes[TL_MEM_COMPUTE] = rt->compute_bytes(pm, s, role, 0);
-      dev->bytes[TL_MEM_OVERHEAD] = rt->host_overhead;
+      dev->bytes[TL_MEM_OVERHEAD] = rt->host_overhead_of ? rt->host_overhead_of(pm) : rt->host_overhead;
     } else if (holds) {
       any_gpu = true;
       tl__buf_role role = (int)d == od ? TL__BUF_OUTPUT : TL__BUF_LAYERS;
@@ -171,8 +171,9 @@ static void account(const tl__runtime *rt, const tl__pmodel *pm, const tl_hw *hw
     }
     /* A quantized cache is read through an f16 copy of one layer's K and V
      * (flash attention on CUDA dequantizes to f16): scratch on each device
-     * that holds layers, sized by its largest layer. */
-    if (holds && kv_quantized(s))
+     * that holds layers, sized by its largest layer. tailor's CPU engine
+     * reads a q8_0 cache row by row and needs no such copy on the host. */
+    if (holds && kv_quantized(s) && !(d == 0 && rt->id == TL_RUNTIME_TAILOR))
       dev->bytes[TL_MEM_KV] += kv_layer_max[d];
   }
   /* Extras go where the model's output is computed: the first GPU in use, else the host. */

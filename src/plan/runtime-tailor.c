@@ -3,20 +3,28 @@
  * the estimate exactly:
  *   KV:      exactly n_ctx cells per sequence (no padding); a sliding-window
  *            layer keeps a ring of n_swa + n_ubatch cells; MLA the latent.
- *   compute: f32 scratch for one micro-batch of ub tokens, sized once:
- *            x, xb, xb2 [n_embd], q [q_dim], k, v [kv_dim], hb, hb2 [ffn],
- *            attention scores in tiles of 256 keys [n_head, ub, 256], and
- *            logits for the last token of each sequence [n_vocab, n_parallel].
+ *   compute: on the CPU, exactly what tl_engine_load allocates
+ *            (tl__engine_compute_bytes: forward-pass state for ub tokens,
+ *            matmul scratch, per-thread workspace and attention scratch,
+ *            logits); for a device, f32 scratch for one micro-batch of ub
+ *            tokens: x, xb, xb2 [n_embd], q [q_dim], k, v [kv_dim], hb, hb2
+ *            [ffn], attention scores in tiles of 256 keys [n_head, ub, 256],
+ *            and logits [n_vocab, n_parallel].
+ *   overhead: the mapped GGUF bytes that are not tensor data (header,
+ *            metadata, the tokenizer, padding), exactly as the engine reports
+ *            them, plus its own tables (a few KiB per layer, counted as
+ *            TAILOR_TABLE_BYTES per layer). The program's code and thread
+ *            stacks are not an engine allocation: the host headroom covers them.
  *   placement: token_embd in system RAM (rows are gathered per token), the
  *            output projection with the last layer; a tied output is a
  *            second copy on a GPU, as in llama.cpp. */
+#include "engine/engine-size.h"
 #include "internal.h"
 
 #define TAILOR_ATTN_TILE 256u
 
 static void resolve(tl_plan_settings *s, const tl_model_desc *m, const tl_hw *hw)
 {
-  (void)hw;
   if (s->n_ctx == 0)
     s->n_ctx = m->hp.n_ctx_train && m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096;
   if (s->n_parallel == 0)
@@ -29,6 +37,14 @@ static void resolve(tl_plan_settings *s, const tl_model_desc *m, const tl_hw *hw
     s->n_ubatch = s->n_batch;
   if (s->flash_attn < 0)
     s->flash_attn = 1;
+  if (s->n_threads == 0) {
+    /* as the resolver and the engine choose them (docs/config.md, threads) */
+    uint32_t perf = !hw ? 1 : hw->cpu.perf_cores ? hw->cpu.perf_cores : hw->cpu.cores;
+    if (!perf)
+      perf = hw->cpu.threads ? hw->cpu.threads : 1;
+    uint64_t by_size = m->weight_bytes / (8u << 20);
+    s->n_threads = by_size && by_size < perf ? (uint32_t)by_size : !by_size ? 1 : perf;
+  }
 }
 
 static uint64_t kv_cells(const tl_plan_settings *s, const tl_kv_layer *l)
@@ -44,6 +60,9 @@ static uint64_t compute_bytes(const tl__pmodel *pm, const tl_plan_settings *s, t
 {
   (void)staged; /* the engine multiplies host-resident layers on the CPU */
   const tl_hparams *hp = &pm->m->hp;
+  /* The CPU engine: exactly what tl_engine_load allocates (engine-size.c). */
+  if (role != TL__BUF_HOST_SIDE)
+    return tl__engine_compute_bytes(pm->m, s->n_threads, s->n_ctx, s->n_ubatch, s->n_parallel);
   uint64_t ub = s->n_ubatch, e = hp->n_embd;
   if (role == TL__BUF_HOST_SIDE)
     return 4 * ub * e + 4 * (uint64_t)hp->n_vocab * s->n_parallel;
@@ -61,14 +80,26 @@ static uint64_t compute_bytes(const tl__pmodel *pm, const tl_plan_settings *s, t
   return b;
 }
 
+/* Per layer: the engine's weight views and bookkeeping (src/engine/engine-int.h
+ * tl__layer is about 1 KiB); a bound, not a measurement. */
+#define TAILOR_TABLE_BYTES 1024u
+
+static uint64_t host_overhead_of(const tl__pmodel *pm)
+{
+  const tl_model_desc *m = pm->m;
+  uint64_t file = m->file_bytes ? m->file_bytes : tl_model_desc_predict_file_bytes(m);
+  uint64_t meta = file > m->weight_bytes ? file - m->weight_bytes : 0;
+  return meta + (uint64_t)m->hp.n_layer * TAILOR_TABLE_BYTES + 4096;
+}
+
 const tl__runtime tl__runtime_tailor = {
     .id = TL_RUNTIME_TAILOR,
     .resolve = resolve,
     .kv_cells = kv_cells,
     .compute_bytes = compute_bytes,
     .gpu_overhead = tl__gpu_context_bytes,
-    /* The program, tokenizer and thread stacks: assumed 64 MiB. */
-    .host_overhead = 64 * TL__MIB,
+    .host_overhead = 0,
+    .host_overhead_of = host_overhead_of,
     .embd_on_host = true,
     .tied_output_copy = true,
 };
