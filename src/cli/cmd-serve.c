@@ -10,13 +10,11 @@
 
 #include "commands.h"
 #include "hw-options.h"
-#include "setting-flags.h"
+#include "setting-options.h"
 #include "tailor/config.h"
 #include "tailor/quant.h"
 #include "tailor/server.h"
 #include "tailor/tailor.h"
-
-extern char **environ;
 
 static const char help[] =
     "Usage: tailor serve MODEL.gguf... [OPTIONS] [SETTINGS]\n"
@@ -37,6 +35,7 @@ static const char help[] =
     "  --queue N             requests waiting for a slot before 503 (default 64)\n"
     "  --drain-timeout S     seconds SIGINT/SIGTERM waits for requests in flight (default 10)\n"
     "  --preset NAME         workload preset (default server)\n"
+    "  --config FILE         a configuration document (tailor config --emit-config)\n"
     "  --concurrency N       concurrent sequences the workload needs\n"
     "  --json                print the start-up report as JSON\n"
     "\n"
@@ -70,31 +69,20 @@ static const tl_setting_id shown[] = {
 };
 
 /* Resolves the model's configuration into engine and server params. */
-static int resolve(const char *path, const tl_workload *wl, const tl_override *ovs, size_t n_ovs,
-                   const tl_hw *hw, tl_engine_params *ep, tl_server_params *sp, bool json)
+static int resolve(const char *path, const tl_workload *wl, const char *config_file,
+                   const tl_override *cli, size_t n_cli, const tl_hw *hw, tl_engine_params *ep,
+                   tl_server_params *sp, bool json)
 {
   tl_error err;
   tl_error_clear(&err);
   tl_model_desc *model = NULL;
   if (tl_model_desc_open(path, NULL, TL_FTYPE_Q4_K_M, &model, &err))
     return tl_cli_fail("serve", "%s", err.message);
-  tl_config_plan_ctx pctx = {model, hw, NULL};
-  tl_config_inputs in;
-  memset(&in, 0, sizeof in);
-  in.model = model;
-  in.hw = hw;
-  in.workload = *wl;
-  in.overrides = ovs;
-  in.n_overrides = n_ovs;
-  in.fit = tl_config_plan_fit;
-  in.fit_ud = &pctx;
   tl_config *c = NULL;
-  tl_status st = tl_config_resolve(&in, &c, &err);
+  int rc = tl_cli_config_resolve("serve", model, hw, wl, config_file, cli, n_cli, &c);
   tl_model_desc_free(model);
-  if (st) {
-    fprintf(stderr, "tailor serve: %s\n", err.message);
-    return st == TL_ECONFIG ? TL_EXIT_USAGE : st == TL_ENOFIT ? TL_EXIT_NOFIT : TL_EXIT_FAILURE;
-  }
+  if (rc)
+    return rc;
   tl_engine_params_init(ep);
   ep->n_ctx = (uint32_t)ival(c, TL_SET_CTX_SIZE, 0);
   ep->n_threads = (uint32_t)ival(c, TL_SET_THREADS, 0);
@@ -152,7 +140,7 @@ static int run(int argc, char **argv)
   const char *srcs[MAX_SRC];
   size_t n_src = 0;
   const char *host = "127.0.0.1", *api_key = getenv("TAILOR_API_KEY"), *chat = NULL,
-             *preset = "server";
+             *preset = "server", *config_file = NULL;
   long port = 8080, queue = 64, concurrency = 0;
   double drain = 10;
   bool json = false;
@@ -173,7 +161,7 @@ static int run(int argc, char **argv)
     }
     if (!strcmp(a, "--host") || !strcmp(a, "--port") || !strcmp(a, "--api-key") ||
         !strcmp(a, "--chat-template") || !strcmp(a, "--queue") || !strcmp(a, "--drain-timeout") ||
-        !strcmp(a, "--preset") || !strcmp(a, "--concurrency")) {
+        !strcmp(a, "--preset") || !strcmp(a, "--concurrency") || !strcmp(a, "--config")) {
       if (i + 1 >= argc)
         return tl_cli_usage_error("serve", "%s needs a value", a);
       const char *v = argv[++i];
@@ -187,6 +175,8 @@ static int run(int argc, char **argv)
         chat = v;
       else if (!strcmp(a, "--preset"))
         preset = v;
+      else if (!strcmp(a, "--config"))
+        config_file = v;
       else if (!strcmp(a, "--drain-timeout")) {
         drain = strtod(v, &end);
         if (errno || *end || drain < 0 || drain > 3600)
@@ -227,23 +217,14 @@ static int run(int argc, char **argv)
     return tl_cli_usage_error("serve", "%s", err.message);
   if (concurrency)
     wl.concurrency = (uint32_t)concurrency;
-  tl_override *env = NULL, *all = NULL;
-  size_t n_env = 0;
-  if (tl_config_env_collect(environ, &env, &n_env, &err))
-    return tl_cli_fail("serve", "%s", err.message);
-  all = calloc(n_env + n_cli + 1, sizeof *all);
   tl_hw *hw = calloc(1, sizeof *hw);
   int rc = TL_EXIT_OK;
   tl_server *srv = NULL;
   tl_engine_params *eps = calloc(n_src, sizeof *eps);
-  if (!all || !hw || !eps) {
+  if (!hw || !eps) {
     rc = tl_cli_fail("serve", "out of memory");
     goto out;
   }
-  if (n_env)
-    memcpy(all, env, n_env * sizeof *all);
-  if (n_cli)
-    memcpy(all + n_env, cli, n_cli * sizeof *all);
   if ((rc = tl_cli_hw_resolve(&hwo, NULL, hw, "serve")))
     goto out;
 
@@ -253,7 +234,7 @@ static int run(int argc, char **argv)
     char name[128];
     const char *path;
     model_name(srcs[k], name, sizeof name, &path);
-    if ((rc = resolve(path, &wl, all, n_env + n_cli, hw, &eps[k], &sp, json)))
+    if ((rc = resolve(path, &wl, config_file, cli, n_cli, hw, &eps[k], &sp, json)))
       goto out;
   }
   sp.host = host;
@@ -304,8 +285,6 @@ out:
   tl_server_free(srv);
   free(eps);
   free(hw);
-  free(all);
-  tl_free(env);
   return rc;
 }
 
