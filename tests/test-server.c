@@ -590,6 +590,27 @@ static void disconnect_frees_slot(void **state)
   tl_server_stats_get(s, &st);
   assert_true(st.completion_tokens < 1500);
   assert_int_equal(st.kv_blocks_free + st.kv_blocks_cached, st.kv_blocks_total);
+  /* a client waiting for a whole response that gives up is noticed too */
+  uint64_t before = st.completion_tokens;
+  memset(&r, 0, sizeof r);
+  r.body = calloc(1, 1);
+  {
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/completions", tl_server_port(s));
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{\"prompt\": \"Once\", \"max_tokens\": 1500}");
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 300L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+    assert_int_equal(curl_easy_perform(h), CURLE_OPERATION_TIMEDOUT);
+    curl_easy_cleanup(h);
+  }
+  free(r.body);
+  wait_idle(s);
+  tl_server_stats_get(s, &st);
+  assert_true(st.completion_tokens - before < 1500);
   /* the one slot serves the next request */
   const char *fin;
   char *t = completion_text(s, "{\"prompt\": \"Once\", \"max_tokens\": 3, \"temperature\": 0}", &fin);

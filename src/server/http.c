@@ -3,7 +3,9 @@
  * handlers of every endpoint. Generation handlers parse and enqueue; a
  * whole response waits for its request, a streamed one hands it to sse.c.
  * Every error is an OpenAI-shaped error object with its HTTP status. */
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "base/alloc-int.h"
@@ -306,9 +308,29 @@ static enum MHD_Result generate(tl_server *s, struct MHD_Connection *c, conn *cc
     MHD_destroy_response(resp);
     return rc;
   }
+  /* Wait for the whole text, looking every 200 ms whether the client has
+   * closed its end (a read of 0 bytes), which cancels the request. */
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
   pthread_mutex_lock(&r->mu);
-  while (!r->done)
-    pthread_cond_wait(&r->cv, &r->mu);
+  struct timespec next;
+  clock_gettime(CLOCK_REALTIME, &next);
+  while (!r->done) {
+    next.tv_nsec += 200000000;
+    if (next.tv_nsec >= 1000000000) {
+      next.tv_sec++;
+      next.tv_nsec -= 1000000000;
+    }
+    /* woken by every published token: wait out the whole period */
+    while (!r->done && pthread_cond_timedwait(&r->cv, &r->mu, &next) == 0) {
+    }
+    if (r->done || !ci)
+      continue;
+    char peek;
+    ssize_t got = recv(ci->connect_fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+      r->cancelled = 1;
+  }
   pthread_mutex_unlock(&r->mu);
   if (r->finish) {
     char *t = tl__openai_response(r, r->g.model, tl__model_srv_tokenizer(me->m));
