@@ -820,6 +820,8 @@ static void byte_char(int b, char out[3])
 /* A full conversion with a small byte-level BPE tokenizer: 256 byte tokens, a
  * few merges, special tokens, a chat template; the model's vocabulary (256)
  * is smaller than the tokenizer's, so this model gets a 250-token tokenizer. */
+static void expect_same_gguf(const tl_gguf *a, const tl_gguf *b, const char *skip, bool skip_tensors, const char *what);
+
 #define TEMPLATE                                                                                   \
   "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
 
@@ -908,6 +910,30 @@ static void test_tokenizer_full_model(void **state)
   assert_int_equal(n, 6);
   assert_int_equal(ids[0], 31);
   assert_int_equal(ids[1], 32);
+  /* the directory's view: the same metadata (its file type aside) and ids */
+  tl_gguf *view = NULL;
+  tl_tokenizer *tv = NULL;
+  if (tl_convert_open_view(dir, &view, NULL, &err) != TL_OK || tl_tokenizer_from_gguf(view, &tv, &err) != TL_OK)
+    fail_msg("view: %s", err.message);
+  expect_same_gguf(g, view, "general.file_type", true, "tokenizer view");
+  int32_t vids[16];
+  size_t vn = 0;
+  assert_int_equal(tl_tokenizer_encode(tv, "hello world", 11, 0, vids, 16, &vn, NULL), TL_OK);
+  assert_int_equal(vn, n);
+  assert_memory_equal(vids, ids, n * sizeof *ids);
+  tl_tokenizer_free(tv);
+  tl_gguf_close(view);
+  /* tailor run takes the directory */
+  char *o = NULL, *e = NULL;
+  const char *run[] = {"run", dir, "-p", "hello world", "-n", "4", "--temp", "0", "--json", NULL};
+  assert_int_equal(th_run_tailor(run, NULL, &o, &e), 0);
+  json_t *j = json_loads(o, 0, NULL);
+  assert_non_null(j);
+  assert_int_equal(json_integer_value(json_object_get(j, "n_prompt")), 6);
+  assert_int_equal(json_integer_value(json_object_get(j, "n_decode")), 4);
+  json_decref(j);
+  free(o);
+  free(e);
   tl_tokenizer_free(tk);
   tl_gguf_close(g);
   free(dir);
@@ -1052,6 +1078,133 @@ static void test_engine_logits(void **state)
     free(dir);
   }
   assert_true(ran >= 4);
+}
+
+/* ---- the directory view (tl_convert_open_view) ---- */
+
+/* a and b hold the same metadata (but for key `skip`) and, unless
+ * skip_tensors, the same tensors: names, types, shapes and bytes. b may hold
+ * stacked experts of a as one tensor per expert (blk.N.ffn_gate.E.weight). */
+static void expect_same_gguf(const tl_gguf *a, const tl_gguf *b, const char *skip, bool skip_tensors, const char *what)
+{
+  assert_int_equal(tl_gguf_n_kv(a), tl_gguf_n_kv(b));
+  for (size_t i = 0; i < tl_gguf_n_kv(a); i++) {
+    const char *key = tl_gguf_kv_key(a, i);
+    assert_string_equal(key, tl_gguf_kv_key(b, i));
+    if (skip && !strcmp(key, skip))
+      continue;
+    tl_gguf_type ta = tl_gguf_kv_type(a, i);
+    assert_int_equal(ta, tl_gguf_kv_type(b, i));
+    const char *sa = NULL, *sb = NULL;
+    size_t la = 0, lb = 0;
+    if (ta == TL_GGUF_STRING) {
+      assert_true(tl_gguf_kv_str(a, i, &sa, &la) && tl_gguf_kv_str(b, i, &sb, &lb));
+      assert_int_equal(la, lb);
+      assert_memory_equal(sa, sb, la);
+    } else if (ta == TL_GGUF_ARRAY) {
+      tl_gguf_type ea = TL_GGUF_UINT8, eb = TL_GGUF_UINT8;
+      uint64_t na = 0, nb = 0;
+      assert_true(tl_gguf_arr_info(a, i, &ea, &na) && tl_gguf_arr_info(b, i, &eb, &nb));
+      assert_int_equal(ea, eb);
+      assert_int_equal(na, nb);
+      for (uint64_t k = 0; k < na && ea == TL_GGUF_STRING; k++) {
+        assert_true(tl_gguf_arr_str(a, i, k, &sa, &la) && tl_gguf_arr_str(b, i, k, &sb, &lb));
+        if (la != lb || memcmp(sa, sb, la))
+          fail_msg("%s: %s[%llu] differs", what, key, (unsigned long long)k);
+      }
+      if (ea != TL_GGUF_STRING && na > 0)
+        assert_memory_equal(tl_gguf_arr_data(a, i), tl_gguf_arr_data(b, i), na * tl_gguf_type_size(ea));
+    } else {
+      double da = 0, db = 0;
+      uint64_t ua = 0, ub = 0;
+      bool fa = tl_gguf_kv_f64(a, i, &da), fb = tl_gguf_kv_f64(b, i, &db);
+      assert_true(fa == fb);
+      if (!(da == db || (isnan(da) && isnan(db))))
+        fail_msg("%s: %s is %g vs %g", what, key, da, db);
+      if (tl_gguf_kv_u64(a, i, &ua) && tl_gguf_kv_u64(b, i, &ub) && ua != ub)
+        fail_msg("%s: %s is %llu vs %llu", what, key, (unsigned long long)ua, (unsigned long long)ub);
+    }
+  }
+  if (skip_tensors)
+    return;
+  size_t seen = 0;
+  for (size_t i = 0; i < tl_gguf_n_tensors(a); i++) {
+    const tl_gguf_tensor *x = tl_gguf_tensor_at(a, i);
+    int64_t j = tl_gguf_find_tensor(b, x->name);
+    const char *ex = strstr(x->name, "_exps.weight");
+    if (j < 0 && ex) {
+      uint64_t off = 0;
+      for (int64_t e = 0; e < x->ne[2]; e++) {
+        char one[256];
+        snprintf(one, sizeof one, "%.*s.%lld.weight", (int)(ex - x->name), x->name, (long long)e);
+        int64_t k = tl_gguf_find_tensor(b, one);
+        if (k < 0)
+          fail_msg("%s: neither '%s' nor '%s'", what, x->name, one);
+        const tl_gguf_tensor *y = tl_gguf_tensor_at(b, (size_t)k);
+        assert_int_equal(x->type, y->type);
+        assert_true(y->ne[0] == x->ne[0] && y->ne[1] == x->ne[1]);
+        if (memcmp((const uint8_t *)x->data + off, y->data, (size_t)y->bytes))
+          fail_msg("%s: '%s' data differ", what, one);
+        off += y->bytes;
+        seen++;
+      }
+      assert_int_equal(off, x->bytes);
+      continue;
+    }
+    if (j < 0)
+      fail_msg("%s: '%s' is missing", what, x->name);
+    const tl_gguf_tensor *y = tl_gguf_tensor_at(b, (size_t)j);
+    seen++;
+    if (x->type != y->type)
+      fail_msg("%s: '%s' is %s vs %s", what, x->name, tl_qtype_name(x->type), tl_qtype_name(y->type));
+    assert_int_equal(x->n_dims, y->n_dims);
+    assert_memory_equal(x->ne, y->ne, sizeof x->ne);
+    assert_int_equal(x->bytes, y->bytes);
+    if (memcmp(x->data, y->data, (size_t)x->bytes))
+      fail_msg("%s: '%s' data differ", what, x->name);
+  }
+  assert_int_equal(seen, tl_gguf_n_tensors(b));
+}
+
+/* The view of a directory is the file tl_convert writes at the checkpoint's
+ * own type (F32 for the reference models, BF16 or F16 for their sharded
+ * copies), key by key and byte by byte (experts stored apart are one tensor
+ * each); unchanged tensors are not copied. */
+static void test_view_matches_conversion(void **state)
+{
+  (void)state;
+  for (size_t m = 0; m < N_MODELS; m++) {
+    for (int k = 0; k < 3; k++) {
+      if (k > 0 && strcmp(models[m], "llama") && strcmp(models[m], "gemma3") && strcmp(models[m], "mixtral"))
+        continue;
+      tl_qtype stored = k == 0 ? TL_QTYPE_F32 : k == 1 ? TL_QTYPE_BF16 : TL_QTYPE_F16;
+      char *dir = k == 0 ? model_dir(models[m]) : strdup(th_tmpdir()), out[4096], what[128];
+      if (k > 0)
+        write_sharded_copy(m, dir, stored);
+      snprintf(what, sizeof what, "%s %s", models[m], tl_qtype_name(stored));
+      snprintf(out, sizeof out, "%s/view-ref.gguf", th_tmpdir());
+      tl_ftype ft = k == 0 ? TL_FTYPE_ALL_F32 : k == 1 ? TL_FTYPE_BF16 : TL_FTYPE_F16;
+      tl_error err = {0};
+      if (convert(dir, out, ft, false, &err) != TL_OK)
+        fail_msg("%s: %s", what, err.message);
+      tl_gguf *file = NULL, *view = NULL;
+      tl_convert_view_stats vs = {0};
+      assert_int_equal(tl_gguf_open(out, &file, NULL), TL_OK);
+      if (tl_convert_open_view(dir, &view, &vs, &err) != TL_OK)
+        fail_msg("%s: view: %s", what, err.message);
+      expect_same_gguf(file, view, NULL, false, what);
+      assert_int_equal(vs.n_tensors, tl_gguf_n_tensors(view));
+      print_message("%-16s view: %zu of %zu tensors in place (%llu bytes), %llu bytes copied\n", what,
+                    vs.n_in_place, vs.n_tensors, (unsigned long long)vs.bytes_in_place,
+                    (unsigned long long)vs.bytes_copied);
+      if (k == 0)
+        assert_true(vs.n_in_place > vs.n_tensors / 2);
+      tl_gguf_close(view);
+      tl_gguf_close(file);
+      unlink(out);
+      free(dir);
+    }
+  }
 }
 
 /* ---- LongRoPE (phi3) ---- */
@@ -1268,6 +1421,7 @@ int main(void)
       cmocka_unit_test(test_tokenizer_roundtrip_llama_spm),
       cmocka_unit_test(test_tokenizer_full_model),
       cmocka_unit_test(test_engine_logits),
+      cmocka_unit_test(test_view_matches_conversion),
       cmocka_unit_test(test_phi3_longrope),
       cmocka_unit_test(test_chat_template),
       cmocka_unit_test(test_errors),

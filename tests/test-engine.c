@@ -1,6 +1,7 @@
 /* Tests of the inference engine: reference logits and greedy token paths of
- * the fixture cases in tests/data/engine/<case>/case.txt (a new reference
- * model is a new directory, see tests/data/engine/README.md), agreement
+ * the fixture cases in tests/data/engine/<case>/case.txt and of the Hugging
+ * Face reference models tests/data/engine/<name>/config.json (a new
+ * reference model is a new directory, see tests/data/engine/README.md), agreement
  * between thread counts, between prefill batches and token-by-token
  * evaluation, the q8_0 KV cache, memory accounting, the no-allocation
  * guarantee of evaluation, and load errors. */
@@ -9,12 +10,14 @@
 #include <jansson.h>
 
 #include <dirent.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/cpu/kernels.h"
+#include "tailor/convert.h"
 #include "tailor/quant.h"
 #include "tailor/tailor.h"
 #include "tailor/tokenizer.h"
@@ -31,6 +34,10 @@ typedef struct fixture {
   char greedy[1024];    /* expected greedy continuation ids, "" if none */
   int n_greedy;
   char text[1024];      /* expected text of the greedy continuation, "" if none */
+  bool relative;        /* tol is relative to the row's largest |reference logit| */
+  tl_qtype kv_greedy;   /* KV cache type of the greedy check */
+  int q8_kv_min;        /* greedy tokens a q8_0 KV cache must keep; -1: the default */
+  bool hf;              /* a Hugging Face directory (dir), converted into model */
 } fixture;
 
 static void join(char *out, size_t cap, const char *dir, const char *rel)
@@ -51,6 +58,8 @@ static void fixture_load(const char *dir, fixture *f)
   memset(f, 0, sizeof *f);
   snprintf(f->dir, sizeof f->dir, "%s", dir);
   f->tol = 1e-4;
+  f->kv_greedy = TL_QTYPE_F16;
+  f->q8_kv_min = -1;
   char path[1024];
   join(path, sizeof path, dir, "case.txt");
   size_t len;
@@ -116,6 +125,43 @@ static size_t read_numbers(const char *path, double *out, size_t cap)
   return n;
 }
 
+/* A Hugging Face reference model (tests/data/engine/README.md): the
+ * directory converted to an F32 GGUF by tl_convert, tokens.txt, logits.txt
+ * (every position), greedy.txt (16 ids, then the smallest top-1/top-2 gap).
+ * Each check runs on the converted file and on the directory loaded directly.
+ * Tolerance 1e-4 relative to each row's largest |logit|, also for the MoE
+ * models whose reference is float32 (meta.json reference_dtype; measured
+ * 1.0e-6 mixtral, 9.1e-7 qwen3moe, 2.8e-7 .. 7.5e-7 the float64 ones). The greedy
+ * gaps go down to 2.7e-3, less than an F16 cache moves the logits (about
+ * 3e-3 here), so the greedy path is checked with an F32 cache, and a q8_0
+ * cache is only reported. */
+static void fixture_from_hf(const char *dir, const char *name, fixture *f)
+{
+  memset(f, 0, sizeof *f);
+  snprintf(f->dir, sizeof f->dir, "%s", dir);
+  snprintf(f->model, sizeof f->model, "%s/engine-%s.gguf", th_tmpdir(), name);
+  tl_convert_params cp = {.input_dir = dir, .output_path = f->model, .ftype = TL_FTYPE_ALL_F32,
+                          .n_threads = 1};
+  tl_error err;
+  tl_error_clear(&err);
+  if (tl_convert(&cp, NULL, &err))
+    fail_msg("%s: convert: %s", dir, err.message);
+  char path[1024];
+  double toks[256];
+  join(path, sizeof path, dir, "tokens.txt");
+  size_t n = read_numbers(path, toks, 256);
+  for (size_t i = 0; i < n; i++)
+    f->tokens[f->n_tokens++] = (int32_t)toks[i];
+  join(f->logits, sizeof f->logits, dir, "logits.txt");
+  join(f->greedy, sizeof f->greedy, dir, "greedy.txt");
+  f->relative = true;
+  f->tol = 1e-4;
+  f->kv_greedy = TL_QTYPE_F32;
+  f->q8_kv_min = 0;
+  f->hf = true;
+  assert_true(f->n_tokens > 0);
+}
+
 static tl_engine *load(const char *model, uint32_t threads, uint32_t n_ctx, uint32_t ubatch,
                        tl_qtype kv, bool all)
 {
@@ -171,17 +217,25 @@ static void each_case(case_fn fn)
   while ((de = readdir(d))) {
     if (de->d_name[0] == '.')
       continue;
-    char dir[1024], cf[1100];
+    char dir[1024], cf[1100], hf[1100];
     snprintf(dir, sizeof dir, "%s/%s", rootbuf, de->d_name);
     snprintf(cf, sizeof cf, "%s/case.txt", dir);
-    FILE *probe = fopen(cf, "r");
-    if (!probe)
-      continue;
-    fclose(probe);
+    snprintf(hf, sizeof hf, "%s/config.json", dir);
     fixture f;
-    fixture_load(dir, &f);
+    if (access(cf, R_OK) == 0)
+      fixture_load(dir, &f);
+    else if (access(hf, R_OK) == 0)
+      fixture_from_hf(dir, de->d_name, &f);
+    else
+      continue;
     print_message("case %s\n", de->d_name);
     fn(&f);
+    if (access(hf, R_OK) == 0 && access(cf, R_OK) != 0) {
+      /* the same checks on the directory itself, loaded without a GGUF */
+      snprintf(f.model, sizeof f.model, "%s", dir);
+      print_message("case %s (directory)\n", de->d_name);
+      fn(&f);
+    }
     n++;
   }
   closedir(d);
@@ -209,14 +263,21 @@ static void check_logits(const fixture *f)
   for (int t = first; t < f->n_tokens; t++) {
     const float *got = tl_engine_logits(e, t);
     const double *w = want + (size_t)(t - first) * nv;
+    double unit = 1; /* the scale a relative tolerance refers to */
+    if (f->relative) {
+      unit = 0;
+      for (uint32_t i = 0; i < nv; i++)
+        unit = fmax(unit, fabs(w[i]));
+    }
     for (uint32_t i = 0; i < nv; i++) {
-      double d = fabs(got[i] - w[i]);
+      double d = fabs(got[i] - w[i]) / unit;
       worst = d > worst ? d : worst;
       if (d > f->tol)
         fail_msg("%s: token %d logit %u: got %.6f, want %.6f", f->dir, t, i, got[i], w[i]);
     }
   }
-  print_message("  logits: max abs diff %.2e (tolerance %.0e)\n", worst, f->tol);
+  print_message("  logits: max %s diff %.2e (tolerance %.0e)\n", f->relative ? "relative" : "abs",
+                worst, f->tol);
   free(want);
   tl_engine_free(e);
 }
@@ -252,7 +313,7 @@ static void check_greedy(const fixture *f)
   assert_true((size_t)ng <= n);
   int32_t got1[1024], got2[1024];
   for (int threads = 1; threads <= 2; threads++) {
-    tl_engine *e = load(f->model, (uint32_t)threads, (uint32_t)(f->n_tokens + ng + 8), 512, TL_QTYPE_F16, false);
+    tl_engine *e = load(f->model, (uint32_t)threads, (uint32_t)(f->n_tokens + ng + 8), 512, f->kv_greedy, false);
     int32_t *got = threads == 1 ? got1 : got2;
     greedy(e, f, got, ng);
     for (int i = 0; i < ng; i++)
@@ -364,7 +425,8 @@ static void check_kv_q8(const fixture *f)
   while (same < ng && got[same] == (int32_t)want[same])
     same++;
   print_message("  q8_0 KV cache: first %d of %d greedy tokens match\n", same, ng);
-  assert_true(same >= (ng < Q8_KV_MIN_TOKENS ? ng : Q8_KV_MIN_TOKENS));
+  int need = f->q8_kv_min >= 0 ? f->q8_kv_min : Q8_KV_MIN_TOKENS;
+  assert_true(same >= (ng < need ? ng : need));
   tl_engine_free(e);
 }
 
@@ -387,6 +449,62 @@ static void test_case_kv_q8(void **state)
 {
   (void)state;
   each_case(check_kv_q8);
+}
+
+/* A Hugging Face reference model converted with Q8_0 weights (llama.cpp's
+ * mixture: F32 norms and routers) runs every family's quantized path (row
+ * views of phi3's fused tensors, expert strides): its logits stay within
+ * Q8_0_REL of the reference, relative to the row's largest |logit|
+ * (measured: llama 8.9e-2, llama3 7.2e-2, qwen2 5.6e-2, mixtral 5.2e-2,
+ * phi3 4.6e-2, qwen3 3.7e-2, gemma3 2.4e-2: the random weights of
+ * initializer range 0.15 make 8-bit rounding show; a wrong row or expert
+ * stride gives errors of order 1). Q8_0 the converter refuses (qwen3moe's
+ * expert rows, as llama-quantize) is skipped. */
+#define Q8_0_REL 0.15
+
+static void check_q8_0_weights(const fixture *f)
+{
+  if (!f->hf || strcmp(f->model + strlen(f->model) - 5, ".gguf"))
+    return; /* once per model: the converted pass */
+  char out[1100];
+  snprintf(out, sizeof out, "%s-q8_0.gguf", f->model);
+  tl_convert_params cp = {.input_dir = f->dir, .output_path = out, .ftype = TL_FTYPE_Q8_0};
+  tl_error err;
+  tl_error_clear(&err);
+  tl_status st = tl_convert(&cp, NULL, &err);
+  if (st == TL_EUNSUPPORTED) {
+    print_message("  q8_0 weights: not converted (%s)\n", err.message);
+    return;
+  }
+  assert_int_equal(st, TL_OK);
+  tl_engine *e = load(out, 2, 64, 512, TL_QTYPE_F32, true);
+  uint32_t nv = tl_engine_hparams(e)->n_vocab;
+  size_t cap = (size_t)nv * f->n_tokens;
+  double *want = malloc(cap * sizeof *want);
+  assert_int_equal(read_numbers(f->logits, want, cap), cap);
+  assert_int_equal(tl_engine_eval(e, f->tokens, (uint32_t)f->n_tokens, &err), TL_OK);
+  double worst = 0;
+  for (int t = 0; t < f->n_tokens; t++) {
+    const float *got = tl_engine_logits(e, t);
+    const double *w = want + (size_t)t * nv;
+    double unit = 0, d = 0;
+    for (uint32_t i = 0; i < nv; i++)
+      unit = fmax(unit, fabs(w[i]));
+    for (uint32_t i = 0; i < nv; i++)
+      d = fmax(d, fabs(got[i] - w[i]) / unit);
+    worst = fmax(worst, d);
+  }
+  print_message("  q8_0 weights: logits max relative diff %.2e (bound %.2g)\n", worst, Q8_0_REL);
+  assert_true(worst < Q8_0_REL);
+  free(want);
+  tl_engine_free(e);
+  unlink(out);
+}
+
+static void test_case_q8_0_weights(void **state)
+{
+  (void)state;
+  each_case(check_q8_0_weights);
 }
 
 /* ---- engine-wide properties on the shipped model ---- */
@@ -485,6 +603,10 @@ static void test_errors(void **state)
   tl_engine_params_init(&p);
   assert_int_equal(tl_engine_load(th_data_path("models/none.gguf"), &p, &e, &err), TL_ENOTFOUND);
   assert_null(e);
+  /* a directory without config.json */
+  assert_int_equal(tl_engine_load(th_tmpdir(), &p, &e, &err), TL_ENOTFOUND);
+  assert_non_null(strstr(err.message, "config.json"));
+  assert_null(e);
   /* parser fixture: arch llama without the hyperparameters */
   assert_int_equal(tl_engine_load(th_data_path("gguf/test-le-v3.gguf"), &p, &e, &err), TL_EFORMAT);
   assert_non_null(strstr(err.message, "llama."));
@@ -504,30 +626,51 @@ static void test_errors(void **state)
   tl_engine_free(NULL);
 }
 
-static void test_load_alloc_failures(void **state)
+/* Every allocation of a load fails in turn; each failure is reported and
+ * leaks nothing. jansson (config.json of a directory) allocates outside the
+ * injection, as in test-convert: its 2.14 parser mishandles a failing
+ * allocation. */
+static void load_alloc_failures(const char *model)
 {
-  (void)state;
-  /* Every allocation of a load fails in turn; each failure is reported and
-   * leaks nothing. */
   tl_engine_params p;
   tl_engine_params_init(&p);
   p.n_threads = 1;
   p.n_ctx = 32;
   th_alloc_install(0);
+  json_set_alloc_funcs(malloc, free);
   tl_engine *e = NULL;
-  assert_int_equal(tl_engine_load(stories(), &p, &e, NULL), TL_OK);
+  assert_int_equal(tl_engine_load(model, &p, &e, NULL), TL_OK);
   uint64_t n = th_alloc_count();
-  print_message("  %llu allocations in a load\n", (unsigned long long)n);
+  print_message("  %llu allocations in a load of %s\n", (unsigned long long)n, model);
   tl_engine_free(e);
   th_alloc_uninstall();
   for (uint64_t i = 1; i <= n; i++) {
     th_alloc_install(i);
+    json_set_alloc_funcs(malloc, free);
     e = NULL;
-    tl_status st = tl_engine_load(stories(), &p, &e, NULL);
-    assert_int_not_equal(st, TL_OK);
+    tl_status st = tl_engine_load(model, &p, &e, NULL);
+    if (st == TL_OK)
+      fail_msg("%s: load succeeded with allocation %llu failing", model, (unsigned long long)i);
     assert_null(e);
     assert_int_equal(th_alloc_live(), 0);
     th_alloc_uninstall();
+  }
+}
+
+static void test_load_alloc_failures(void **state)
+{
+  (void)state;
+  load_alloc_failures(stories());
+  /* the other families' loaders, from a GGUF and from a directory */
+  static const char *const dirs[] = {"engine/gemma3", "engine/mixtral", "engine/phi3"};
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+    char dir[1024], out[1024];
+    snprintf(dir, sizeof dir, "%s", th_data_path(dirs[i]));
+    snprintf(out, sizeof out, "%s/alloc-%zu.gguf", th_tmpdir(), i);
+    tl_convert_params cp = {.input_dir = dir, .output_path = out, .ftype = TL_FTYPE_ALL_F32};
+    assert_int_equal(tl_convert(&cp, NULL, NULL), TL_OK);
+    load_alloc_failures(out);
+    load_alloc_failures(dir);
   }
 }
 
@@ -733,6 +876,7 @@ int main(void)
       cmocka_unit_test(test_case_greedy),
       cmocka_unit_test(test_case_batch_vs_single),
       cmocka_unit_test(test_case_kv_q8),
+      cmocka_unit_test(test_case_q8_0_weights),
       cmocka_unit_test(test_memory_accounting),
       cmocka_unit_test(test_eval_allocates_nothing),
       cmocka_unit_test(test_truncate_replays),

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "tailor/error.h"
+#include "tailor/gguf.h"
 #include "tailor/model.h"
 #include "tailor/quant.h"
 
@@ -80,6 +81,27 @@ tl_status tl_convert_ftype_supported(tl_ftype ftype, tl_error *err);
  * TL_EUNSUPPORTED, TL_EIO, TL_ENOMEM. progress is called from the calling
  * thread. summary (optional) is written on success. */
 tl_status tl_convert(const tl_convert_params *p, tl_convert_summary *summary, tl_error *err);
+
+/* What a view holds (tl_convert_open_view). */
+typedef struct tl_convert_view_stats {
+  size_t n_tensors;
+  size_t n_in_place;       /* tensors seen in the mapped safetensors */
+  uint64_t bytes_in_place; /* their bytes */
+  uint64_t bytes_copied;   /* bytes of the converted copies the handle owns */
+} tl_convert_view_stats;
+
+/* Opens the Hugging Face directory dir as a GGUF handle without writing a
+ * file: the metadata, tokenizer keys, tensor names, shapes and layouts
+ * tl_convert writes, each tensor in its checkpoint type (F32, F16, BF16).
+ * Tensors the conversion leaves as they are point into the read-only mapped
+ * safetensors; those it changes (llama's q/k permutation, gemma's norms + 1,
+ * 1-D tensors and routers not stored as F32, generated rope factors) are
+ * copies the handle owns. Experts not stored back to back become one tensor
+ * per expert (blk.N.ffn_gate.E.weight, as early Mixtral GGUFs) instead of
+ * the stacked blk.N.ffn_gate_exps.weight. Close with
+ * tl_gguf_close. Errors as tl_convert; stats (optional) on success. */
+tl_status tl_convert_open_view(const char *dir, tl_gguf **out, tl_convert_view_stats *stats,
+                               tl_error *err);
 
 #ifdef __cplusplus
 }

@@ -167,9 +167,10 @@ static int run(int argc, char **argv)
   if (st == TL_OK && rename(tmp, out) != 0) {
     int e = errno;
     unlink(tmp);
+    int rc = tl_cli_fail("convert", "cannot rename '%s' to '%s': %s", tmp, out, strerror(e));
     free(tmp);
     free(u.rows);
-    return tl_cli_fail("convert", "cannot rename '%s' to '%s': %s", tmp, out, strerror(e));
+    return rc;
   }
   if (st != TL_OK) {
     unlink(tmp); /* the library removes it too; a file left by an earlier crash goes as well */

@@ -507,9 +507,9 @@ static int resolve(run_opts *o, tl_config **cfg, tl_model_desc **model, tl_hw *h
     return tl_cli_fail("run", "probing this machine: %s", err.message);
   if (tl_model_desc_open(o->src, NULL, TL_FTYPE_Q4_K_M, model, &err))
     return tl_cli_fail("run", "%s", err.message);
-  if ((*model)->source_kind != TL_SOURCE_GGUF)
-    return tl_cli_fail("run", "'%s' is not a GGUF file: the engine runs GGUF files (make one from "
-                       "a Hugging Face directory with 'tailor convert')", o->src);
+  if ((*model)->source_kind != TL_SOURCE_GGUF && (*model)->source_kind != TL_SOURCE_HF_DIR)
+    return tl_cli_fail("run", "'%s' is neither a GGUF file nor a Hugging Face directory: the "
+                       "engine runs those (a catalog model needs its file)", o->src);
   tl_workload wl;
   const char *preset = o->preset ? o->preset : o->interactive ? "chat" : "default";
   if (tl_workload_preset(preset, &wl, &err))

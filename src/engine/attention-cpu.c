@@ -34,6 +34,10 @@ static void att_task(const att_job *j, uint32_t g, uint32_t i, float *scratch)
   const tl__kv *kv = j->kv;
   uint32_t n_rep = s->n_head / s->n_head_kv, hk = s->head_dim_k, hv = s->head_dim_v;
   uint32_t n_ctx = j->c->n_ctx, n_keys = j->pos0 + i + 1;
+  /* a sliding window shows the last `window` positions: keys t0 .. n_keys-1,
+   * scored at index t - t0 */
+  uint32_t t0 = s->window && n_keys > s->window ? n_keys - s->window : 0;
+  n_keys -= t0;
   float *scores = scratch;                  /* (n_rep, n_ctx) */
   float *slice = scores + (size_t)n_rep * n_ctx; /* (max(hk, hv)) */
   float *tmp = slice + (hk > hv ? hk : hv);  /* (row) */
@@ -49,7 +53,7 @@ static void att_task(const att_job *j, uint32_t g, uint32_t i, float *scratch)
     size_t esz = kv->type == TL_QTYPE_F16 ? 2 : 4;
     for (uint32_t t = 0; t < n_keys; t += TL__TILE_MAX_W) {
       int nw = n_keys - t < TL__TILE_MAX_W ? (int)(n_keys - t) : TL__TILE_MAX_W;
-      const uint8_t *w = tl__kv_k_row(kv, j->layer, t) + (size_t)g * hk * esz;
+      const uint8_t *w = tl__kv_k_row(kv, j->layer, t0 + t) + (size_t)g * hk * esz;
       for (uint32_t r = 0; r < n_rep; r += TL__TILE_MAX_X) {
         int nx = n_rep - r < TL__TILE_MAX_X ? (int)(n_rep - r) : TL__TILE_MAX_X;
         tile(hk, w, kv->row_k, nw, qg + (size_t)r * hk, hk * sizeof(float), nx,
@@ -69,13 +73,13 @@ static void att_task(const att_job *j, uint32_t g, uint32_t i, float *scratch)
       int nw = n_keys - t < TL__TILE_MAX_W ? (int)(n_keys - t) : TL__TILE_MAX_W;
       for (uint32_t r = 0; r < n_rep; r += TL__TILE_MAX_X) {
         int nx = n_rep - r < TL__TILE_MAX_X ? (int)(n_rep - r) : TL__TILE_MAX_X;
-        qtile(hk, tl__kv_k_row(kv, j->layer, t) + off, kv->row_k, nw, qq + r * qrow, qrow, nx,
+        qtile(hk, tl__kv_k_row(kv, j->layer, t0 + t) + off, kv->row_k, nw, qq + r * qrow, qrow, nx,
               scores + (size_t)r * n_ctx + t, n_ctx);
       }
     }
   } else {
     for (uint32_t t = 0; t < n_keys; t++) {
-      const float *kt = tl__kv_slice(kv, tl__kv_k_row(kv, j->layer, t), g * hk, hk, slice, tmp);
+      const float *kt = tl__kv_slice(kv, tl__kv_k_row(kv, j->layer, t0 + t), g * hk, hk, slice, tmp);
       for (uint32_t r = 0; r < n_rep; r++)
         scores[(size_t)r * n_ctx + t] = k->dot_f32(qg + (size_t)r * hk, kt, hk);
     }
@@ -90,7 +94,7 @@ static void att_task(const att_job *j, uint32_t g, uint32_t i, float *scratch)
     tl__vec_dot_tile_fn vtile = k->vec_dot_tile[kv->type];
     for (uint32_t d = 0; d < hv; d += TL__TILE_MAX_W) {
       int nw = hv - d < TL__TILE_MAX_W ? (int)(hv - d) : TL__TILE_MAX_W;
-      const uint8_t *w = tl__kv_vt_row(kv, j->layer, g * hv + d);
+      const uint8_t *w = tl__kv_vt_row(kv, j->layer, g * hv + d) + (size_t)t0 * kv->v_elem;
       for (uint32_t r = 0; r < n_rep; r += TL__TILE_MAX_X) {
         int nx = n_rep - r < TL__TILE_MAX_X ? (int)(n_rep - r) : TL__TILE_MAX_X;
         vtile(n_keys, w, (size_t)n_ctx * kv->v_elem, nw, scores + (size_t)r * n_ctx,
@@ -103,7 +107,7 @@ static void att_task(const att_job *j, uint32_t g, uint32_t i, float *scratch)
     for (uint32_t d = 0; d < hv; d++)
       og[(size_t)r * hv + d] = 0.0f;
   for (uint32_t t = 0; t < n_keys; t++) {
-    const float *vt = tl__kv_slice(kv, tl__kv_v_row(kv, j->layer, t), g * hv, hv, slice, tmp);
+    const float *vt = tl__kv_slice(kv, tl__kv_v_row(kv, j->layer, t0 + t), g * hv, hv, slice, tmp);
     for (uint32_t r = 0; r < n_rep; r++)
       k->axpy(og + (size_t)r * hv, scores[(size_t)r * n_ctx + t], vt, hv);
   }

@@ -39,10 +39,20 @@ typedef struct tl__rope {
 typedef struct tl__attn_shape {
   uint32_t n_head, n_head_kv, head_dim_k, head_dim_v;
   float scale; /* 1/sqrt(head_dim_k) */
+  uint32_t window; /* sliding window: a query at p sees keys p - window + 1 .. p; 0: all */
 } tl__attn_shape;
 
 typedef struct tl__kv tl__kv;
 typedef struct tl__backend tl__backend;
+
+/* Where the tokens of a batch of several sequences live in a block-paged KV
+ * cache (batch.c): token i is at position pos[i] of its sequence, whose
+ * position p is cache row table[i][p / block_size] * block_size + p % block_size. */
+typedef struct tl__kv_map {
+  uint32_t block_size;           /* tokens per block */
+  const int32_t *pos;            /* (m) position of each token in its sequence */
+  const uint32_t *const *table;  /* (m) block table of each token's sequence */
+} tl__kv_map;
 
 typedef struct tl__backend_ops {
   const char *name;
@@ -74,6 +84,32 @@ typedef struct tl__backend_ops {
    * at positions pos0 .. pos0+m-1 over cache rows 0 .. pos0+m-1. */
   void (*attention)(tl__backend *b, const tl__kv *kv, uint32_t layer, const tl__attn_shape *s,
                     const float *q, uint32_t m, uint32_t pos0, float *out);
+  /* As kv_store and attention, for tokens of several sequences placed by map:
+   * token i attends to positions 0 .. map->pos[i] of its own sequence. */
+  void (*kv_store_paged)(tl__backend *b, tl__kv *kv, uint32_t layer, const tl__kv_map *map,
+                         uint32_t m, const float *k, const float *v);
+  void (*attention_paged)(tl__backend *b, const tl__kv *kv, uint32_t layer,
+                          const tl__attn_shape *s, const tl__kv_map *map, const float *q,
+                          uint32_t m, float *out);
+
+  /* out (n) = gelu_tanh(gate) * up; out may be gate (gemma's GeGLU). */
+  void (*geglu)(tl__backend *b, float *out, const float *gate, const float *up, size_t n);
+  /* x (n) *= s; s == 0 sets x to zeros whatever it held. */
+  void (*scale)(tl__backend *b, float *x, float s, size_t n);
+  /* x (n) = cap * tanh(x / cap) (gemma's logit soft-capping). */
+  void (*softcap)(tl__backend *b, float *x, float cap, size_t n);
+  /* MoE routing of m tokens: of each row of logits (m, n_expert), the k
+   * largest (ties to the lower index) into sel (m, k, host memory) and their
+   * softmax probabilities over all n_expert into w (m, k, host memory),
+   * renormalised to sum 1 when norm. */
+  void (*moe_route)(tl__backend *b, const float *logits, uint32_t m, uint32_t n_expert,
+                    uint32_t k, bool norm, int32_t *sel, float *w);
+  /* out (n_rows, n) = rows rows[0..n_rows) of x (., n); rows in host memory. */
+  void (*gather_rows)(tl__backend *b, float *out, const float *x, const int32_t *rows,
+                      uint32_t n_rows, uint32_t n);
+  /* y[rows[i]] (n) += w[i] * x[i] for i < n_rows; rows, w in host memory. */
+  void (*scatter_add_rows)(tl__backend *b, float *y, const float *x, const int32_t *rows,
+                           const float *w, uint32_t n_rows, uint32_t n);
 } tl__backend_ops;
 
 struct tl__backend {

@@ -29,9 +29,27 @@ typedef struct tl__layer {
   tl__weight w_gate;      /* (n_ff, dim) */
   tl__weight w_up;        /* (n_ff, dim) */
   tl__weight w_down;      /* (dim, n_ff) */
+  /* Other families (model-decoder.c); NULL / data NULL when absent. phi3's
+   * fused attn_qkv and ffn_up are seen as wq/wk/wv and w_gate/w_up views of
+   * consecutive rows. */
+  const float *attn_post_norm; /* (dim) gemma3: on the attention output */
+  const float *ffn_post_norm;  /* (dim) gemma3: on the FFN output */
+  tl__weight gate_inp;    /* (n_expert, dim) MoE router */
+  tl__weight *experts;    /* (n_expert, 3): each expert's gate (n_ff_exp, dim), up
+                           * (n_ff_exp, dim), down (dim, n_ff_exp); views into the
+                           * stacked ffn_*_exps or the per-expert tensors */
+  tl__weight exp_gate, exp_up, exp_down; /* expert 0's, for sizing scratch */
 } tl__layer;
 
-typedef struct tl__model {
+typedef struct tl__model tl__model;
+typedef struct tl__state tl__state;
+
+/* A family's forward pass; see tl__llama_forward for the contract. */
+typedef void (*tl__forward_fn)(const tl__model *m, tl__backend *b, tl__state *st, tl__kv *kv,
+                               const tl__rope *rope, const int32_t *tokens, uint32_t n,
+                               uint32_t pos0, float *logits, bool all);
+
+struct tl__model {
   tl_hparams hp;
   tl__weight tok_embd;      /* (n_vocab, dim) */
   const float *output_norm; /* (dim) */
@@ -39,7 +57,12 @@ typedef struct tl__model {
   const float *rope_freqs;  /* (n_rot/2) per-pair frequency divisors (Llama 3.1 files), or NULL */
   tl__layer *layers;        /* (n_layer) */
   uint64_t tensor_bytes;    /* every tensor of the file */
-} tl__model;
+  tl__forward_fn forward;   /* the family's forward pass */
+  tl__rope rope_swa;        /* sliding-window layers' RoPE (gemma3); freq NULL when unused */
+  float attn_scale;         /* q.k scale; 0: 1/sqrt(head_dim_k) */
+  float embd_scale;         /* token embeddings are multiplied by it (gemma: sqrt(dim)); 0: none */
+  bool moe_norm;            /* the chosen experts' weights are renormalised to sum 1 */
+};
 
 /* A 2-D weight view of the named tensor, checked: present, a type the CPU
  * kernels multiply, shape (ne1, ne0). TL_EFORMAT / TL_EUNSUPPORTED naming it. */
@@ -49,7 +72,16 @@ tl_status tl__weights_matrix(const tl_gguf *g, const char *name, int64_t ne0, in
 tl_status tl__weights_vector(const tl_gguf *g, const char *name, int64_t n, bool required,
                              const float **out, tl_error *err);
 
-/* ---- model families (model-llama.c) ---- */
+/* ---- model families ---- */
+
+/* Reads general.architecture and loads the family's weights and forward
+ * pass (model.c). TL_EUNSUPPORTED naming the architecture otherwise. */
+tl_status tl__model_load(const tl_gguf *g, tl__model *m, tl_error *err);
+void tl__model_unload(tl__model *m);
+tl_status tl__moe_load(const tl_gguf *g, tl__model *m, tl_error *err);   /* model-moe.c */
+tl_status tl__gemma_load(const tl_gguf *g, tl__model *m, tl_error *err); /* model-gemma.c */
+tl_status tl__phi3_load(const tl_gguf *g, tl__model *m, tl_error *err);  /* model-phi3.c */
+
 
 /* Reads the hyperparameters of a llama/qwen2/qwen3 GGUF and binds every
  * weight. TL_EUNSUPPORTED for other architectures. */
@@ -57,7 +89,7 @@ tl_status tl__llama_load(const tl_gguf *g, tl__model *m, tl_error *err);
 void tl__llama_unload(tl__model *m);
 
 /* Forward-pass scratch for up to n_ubatch tokens (allocated through the backend). */
-typedef struct tl__state {
+struct tl__state {
   uint32_t n_ubatch;
   float *x;      /* (n_ubatch, dim) residual stream */
   float *xb;     /* (n_ubatch, dim) normed input / projection output */
@@ -68,11 +100,26 @@ typedef struct tl__state {
   float *hb;     /* (n_ubatch, n_ff) gate, then silu(gate) * up */
   float *hb2;    /* (n_ubatch, n_ff) up */
   int32_t *pos;  /* (n_ubatch) positions of the tokens (host memory) */
-} tl__state;
+  const tl__kv_map *map; /* tokens of several sequences in the paged cache (batch.c), or NULL */
+  /* MoE (allocated by tl__state_init_extra when the model has experts). */
+  float *router;    /* (n_ubatch, n_expert) router logits */
+  int32_t *sel;     /* (n_ubatch, n_expert_used) chosen experts (host memory) */
+  float *sel_w;     /* (n_ubatch, n_expert_used) their weights (host memory) */
+  int32_t *rows;    /* (n_ubatch) tokens routed to one expert (host memory) */
+  float *rows_w;    /* (n_ubatch) their weights (host memory) */
+  float *ex;        /* (n_ubatch, dim) gathered inputs of one expert */
+  float *eh, *eh2;  /* (n_ubatch, n_ff_exp) one expert's gate and up */
+  float *ey;        /* (n_ubatch, dim) one expert's outputs */
+  float *esum;      /* (n_ubatch, dim) the weighted sum of the experts' outputs */
+};
 
 tl_status tl__state_init(tl__state *st, tl__backend *b, const tl_hparams *hp, uint32_t n_ubatch,
                          tl_error *err);
 void tl__state_deinit(tl__state *st, tl__backend *b);
+/* The MoE buffers above (model-decoder.c); called by tl__state_init/deinit. */
+tl_status tl__state_init_extra(tl__state *st, tl__backend *b, const tl_hparams *hp,
+                               uint32_t n_ubatch, tl_error *err);
+void tl__state_deinit_extra(tl__state *st, tl__backend *b);
 
 /* ---- KV cache (kv-cache.c) ---- */
 
@@ -145,6 +192,18 @@ struct tl_engine {
   uint32_t n_logits;    /* tokens of the last eval */
   bool logits_all_rows; /* logits[i] is token i of the last eval */
   uint32_t n_past;
+  struct tl__paged *paged; /* several sequences in KV blocks (batch.c), or NULL */
 };
+
+/* ---- several sequences (batch.c, kv-paged.c) ---- */
+
+/* Sets up the block-paged KV cache and the batch scratch when
+ * prm.n_seq_max > 0 (the KV cache e->kv then holds kv_blocks * kv_block_size
+ * rows). Called by tl_engine_load after the rest is allocated. */
+tl_status tl__batch_init(tl_engine *e, tl_error *err);
+void tl__batch_deinit(tl_engine *e);
+/* tl_engine_eval, tl_engine_n_past and tl_engine_kv_truncate on sequence 0
+ * of a paged engine. */
+tl_status tl__batch_eval_seq0(tl_engine *e, const int32_t *tokens, uint32_t n, tl_error *err);
 
 #endif

@@ -2,7 +2,7 @@
  * model description and the engine parameters, without loading: the plan's
  * estimate for tailor's engine calls this, so the estimate and the engine's
  * report agree. It mirrors engine.c (matmul scratch, logits),
- * model-llama.c (tl__state_init) and backend-cpu.c (per-thread workspace and
+ * model-llama.c (tl__state_init), model-decoder.c (tl__state_init_extra) and backend-cpu.c (per-thread workspace and
  * attention scratch; every backend allocation carries 64 bytes of header):
  * change them together (test-run checks the agreement). */
 #include <string.h>
@@ -40,8 +40,14 @@ uint64_t tl__engine_compute_bytes(const tl_model_desc *m, uint32_t n_threads, ui
     mm = s > mm ? s : mm;
   }
   b += alloc_bytes(mm);
+  /* MoE (model-decoder.c tl__state_init_extra): router logits, one expert's
+   * gathered inputs, outputs and their sum, its gate and up; the routing
+   * in host memory */
+  if (hp->n_expert > 0)
+    b += alloc_bytes(u * hp->n_expert * f) + alloc_bytes(u * hp->n_embd * f) * 3 +
+         alloc_bytes(u * hp->n_ff_exp * f) * 2 + u * (hp->n_expert_used + 1) * 8;
   /* per thread: the kernels' workspace and a stride of attention scratch */
-  tl__attn_shape shape = {hp->n_head, hp->n_head_kv, hd_k, hd_v, 0};
+  tl__attn_shape shape = {hp->n_head, hp->n_head_kv, hd_k, hd_v, 0, 0};
   uint64_t stride = (tl__cpu_attention_scratch(&shape, n_ctx) + 15) & ~(uint64_t)15;
   b += (uint64_t)n_threads * TL__THREAD_WORKSPACE + alloc_bytes(stride * n_threads * f);
   /* logits */

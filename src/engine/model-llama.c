@@ -220,7 +220,7 @@ tl_status tl__state_init(tl__state *st, tl__backend *b, const tl_hparams *hp, ui
   st->hb2 = b->ops->alloc(b, u * hp->n_ff * sizeof(float));
   st->pos = tl__calloc(u, sizeof(int32_t)); /* host memory: the rope op reads it */
   if (!st->x || !st->xb || !st->q || !st->k || !st->v || !st->att || !st->hb || !st->hb2 ||
-      !st->pos) {
+      !st->pos || tl__state_init_extra(st, b, hp, n_ubatch, NULL)) {
     tl__state_deinit(st, b);
     return tl__error_set(err, TL_ENOMEM, "engine: out of memory for scratch of %u tokens",
                          n_ubatch);
@@ -234,6 +234,7 @@ void tl__state_deinit(tl__state *st, tl__backend *b)
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     b->ops->free(b, bufs[i]);
   tl__free(st->pos);
+  tl__state_deinit_extra(st, b);
   memset(st, 0, sizeof *st);
 }
 
@@ -248,10 +249,11 @@ void tl__llama_forward(const tl__model *m, tl__backend *b, tl__state *s, tl__kv 
   uint32_t dim = hp->n_embd, hk = hp->head_dim_k, ff = hp->n_ff;
   uint32_t nq = hp->n_head * hk, nk = hp->n_head_kv * hk, nv = hp->n_head_kv * hp->head_dim_v;
   float eps = hp->norm_eps;
-  tl__attn_shape shape = {hp->n_head, hp->n_head_kv, hk, hp->head_dim_v, 1.0f / sqrtf((float)hk)};
+  tl__attn_shape shape = {hp->n_head, hp->n_head_kv, hk, hp->head_dim_v, 1.0f / sqrtf((float)hk), 0};
 
-  for (uint32_t i = 0; i < n; i++)
-    s->pos[i] = (int32_t)(pos0 + i);
+  if (!s->map) /* several sequences: batch.c filled pos */
+    for (uint32_t i = 0; i < n; i++)
+      s->pos[i] = (int32_t)(pos0 + i);
   op->embedding(b, &m->tok_embd, tokens, n, s->x);              /* x (n, dim) */
 
   for (uint32_t il = 0; il < hp->n_layer; il++) {
@@ -272,8 +274,13 @@ void tl__llama_forward(const tl__model *m, tl__backend *b, tl__state *s, tl__kv 
     }
     op->rope(b, rope, s->q, n, hp->n_head, hk, s->pos);
     op->rope(b, rope, s->k, n, hp->n_head_kv, hk, s->pos);
-    op->kv_store(b, kv, il, pos0, n, s->k, s->v);
-    op->attention(b, kv, il, &shape, s->q, n, pos0, s->att);    /* att (n, n_head * hv) */
+    if (s->map) {
+      op->kv_store_paged(b, kv, il, s->map, n, s->k, s->v);
+      op->attention_paged(b, kv, il, &shape, s->map, s->q, n, s->att);
+    } else {
+      op->kv_store(b, kv, il, pos0, n, s->k, s->v);
+      op->attention(b, kv, il, &shape, s->q, n, pos0, s->att);  /* att (n, n_head * hv) */
+    }
     op->matmul(b, &L->wo, s->att, s->xb, n);                    /* xb (n, dim) */
     op->add(b, s->x, s->xb, (size_t)n * dim);                   /* residual */
     /* feed-forward block: down(silu(gate(x)) * up(x)) */

@@ -74,6 +74,19 @@ tl_status tl__cv_write_metadata(tl_gguf_writer *w, const tl_hparams *hp, const c
 tl_status tl__hf_tokenizer_write(const char *dir, uint32_t n_vocab, tl_gguf_writer *w,
                                  bool *has_tokenizer, bool *has_chat_template, tl_error *err);
 
+/* The safetensors files of a directory: model.safetensors, or the shards
+ * model.safetensors.index.json names, with every tensor's description. */
+typedef struct tl__cv_shards {
+  char **paths;
+  int *fds;         /* open read-only */
+  size_t n;
+  tl__st_list list; /* every tensor of every shard */
+  int *file_of;     /* list.n entries */
+} tl__cv_shards;
+
+tl_status tl__cv_shards_open(tl__cv_shards *s, const char *dir, tl_error *err);
+void tl__cv_shards_close(tl__cv_shards *s);
+
 /* Reads dir/name whole (NUL-terminated). TL_ENOTFOUND when absent. Free with tl__free. */
 tl_status tl__cv_read_file(const char *dir, const char *name, char **out, size_t *len,
                            tl_error *err);

@@ -206,6 +206,20 @@ tl_status tl__cv_write_metadata(tl_gguf_writer *w, const tl_hparams *hp, const c
       u32(&k, "attention.sliding_window", hp->n_swa);
     if (hp->final_softcap > 0)
       f32(&k, "final_logit_softcapping", hp->final_softcap);
+    /* layer_types that differ from llama.cpp's rule (every 6th layer global)
+     * go in as one bool per layer, the array form llama.cpp reads for
+     * attention.sliding_window_pattern */
+    bool differs = false;
+    uint8_t swa[TL_MAX_LAYERS];
+    for (uint32_t i = 0; i < hp->n_layer; i++) {
+      swa[i] = hp->swa_layer[i];
+      differs |= hp->swa_layer[i] != (i % 6 < 5);
+    }
+    if (hp->n_swa > 0 && hp->swa_layers_explicit && differs && k.st == TL_OK) {
+      char full[160];
+      snprintf(full, sizeof full, "%s.attention.sliding_window_pattern", arch);
+      k.st = tl_gguf_writer_set_arr(w, full, TL_GGUF_BOOL, swa, hp->n_layer, err);
+    }
   }
   if (hp->arch == TL_ARCH_PHI3) {
     json_t *o = get(root, "original_max_position_embeddings");

@@ -94,15 +94,9 @@ tl_status tl_convert_ftype_supported(tl_ftype ftype, tl_error *err)
 
 /* ---- safetensors files ---- */
 
-typedef struct shards {
-  char **paths;
-  int *fds;
-  size_t n;
-  tl__st_list list; /* every tensor of every shard */
-  int *file_of;     /* list.n entries */
-} shards;
+typedef tl__cv_shards shards;
 
-static void shards_close(shards *s)
+void tl__cv_shards_close(shards *s)
 {
   for (size_t i = 0; i < s->n; i++) {
     if (s->fds && s->fds[i] >= 0)
@@ -146,7 +140,7 @@ static tl_status shard_add(shards *s, const char *dir, const char *name, tl_erro
   return TL_OK;
 }
 
-static tl_status shards_open(shards *s, const char *dir, tl_error *err)
+tl_status tl__cv_shards_open(shards *s, const char *dir, tl_error *err)
 {
   char *text = NULL;
   size_t len = 0;
@@ -457,7 +451,7 @@ tl_status tl_convert(const tl_convert_params *p, tl_convert_summary *summary, tl
     }
   }
   if (st == TL_OK && !p->vocab_only) {
-    st = shards_open(&sh, p->input_dir, err);
+    st = tl__cv_shards_open(&sh, p->input_dir, err);
     if (st == TL_OK)
       st = tl__cv_plan_tensors(hp, cfg, cfg_len, sh.list.v, sh.file_of, sh.list.n, &plan, &n_plan,
                                err);
@@ -589,7 +583,7 @@ tl_status tl_convert(const tl_convert_params *p, tl_convert_summary *summary, tl
   tl_gguf_writer_free(w); /* removes an unfinished file */
   tl__free(mt);
   tl__cv_plan_free(plan, n_plan);
-  shards_close(&sh);
+  tl__cv_shards_close(&sh);
   tl__free(cfg);
   tl__free(hp);
   return st;

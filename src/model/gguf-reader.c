@@ -16,6 +16,7 @@
 
 #include "base/alloc-int.h"
 #include "base/error-int.h"
+#include "model/gguf-int.h"
 #include "tailor/quant.h"
 
 typedef unsigned long long ull;
@@ -59,6 +60,10 @@ struct tl_gguf {
   size_t *tname_at; /* tensor name offsets in names while parsing */
   uint32_t *thash;  /* open addressing: tensor index + 1, 0 = empty */
   size_t thash_cap; /* power of two */
+  /* a view (gguf-int.h): the header bytes are owned, the data lies elsewhere */
+  void *owned;
+  void (*release)(void *ctx);
+  void *release_ctx;
 };
 
 /* ---- value type facts ---- */
@@ -497,7 +502,7 @@ static tl_status parse(tl_gguf *g, tl_error *err)
 
   uint64_t pad = (g->alignment - c.pos % g->alignment) % g->alignment;
   g->data_off = c.pos + pad; /* c.pos <= size < 2^63: no overflow */
-  for (size_t i = 0; i < g->n_tensors; i++) {
+  for (size_t i = 0; i < g->n_tensors && !g->owned; i++) {
     tl_gguf_tensor *t = &g->tensors[i];
     uint64_t room = g->data_off <= g->size ? g->size - g->data_off : 0;
     if (t->offset > room || t->bytes > room - t->offset)
@@ -576,10 +581,38 @@ tl_status tl_gguf_open(const char *path, tl_gguf **out, tl_error *err)
   return st;
 }
 
+tl_status tl__gguf_open_view(void *meta, size_t size, void (*release)(void *ctx), void *ctx,
+                             tl_gguf **out, tl_error *err)
+{
+  tl_gguf *g = tl__calloc(1, sizeof *g);
+  if (g == NULL) {
+    tl__free(meta);
+    if (release)
+      release(ctx);
+    return nomem(err, "the file handle");
+  }
+  g->base = meta;
+  g->size = size;
+  g->owned = meta ? meta : g; /* non-NULL marks a view */
+  g->release = release;
+  g->release_ctx = ctx;
+  return open_common(g, out, err);
+}
+
+void tl__gguf_set_tensor_data(tl_gguf *g, size_t i, const void *data)
+{
+  if (i < g->n_tensors)
+    g->tensors[i].data = data;
+}
+
 void tl_gguf_close(tl_gguf *g)
 {
   if (g == NULL)
     return;
+  if (g->release)
+    g->release(g->release_ctx);
+  if (g->owned != g)
+    tl__free(g->owned);
   if (g->map != NULL)
     munmap(g->map, g->map_len);
   tl__free(g->kvs);

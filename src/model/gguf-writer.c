@@ -7,11 +7,13 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/alloc-int.h"
 #include "base/error-int.h"
+#include "model/gguf-int.h"
 #include "tailor/quant.h"
 
 typedef unsigned long long ull;
@@ -402,10 +404,9 @@ static void write_buffered(tl_gguf_writer *w)
   }
 }
 
-tl_status tl_gguf_writer_begin(tl_gguf_writer *w, const char *path, tl_error *err)
+/* The alignment and every tensor's data offset. */
+static tl_status lay_out(tl_gguf_writer *w, tl_error *err)
 {
-  if (w->f != NULL || path == NULL)
-    return tl__error_set(err, TL_EINVAL, "gguf writer: begun twice or without a path");
   w->alignment = file_alignment(w);
   if (w->alignment == 0)
     return tl__error_set(err, TL_EINVAL, "gguf writer: general.alignment must be a power-of-two uint32");
@@ -414,6 +415,18 @@ tl_status tl_gguf_writer_begin(tl_gguf_writer *w, const char *path, tl_error *er
     w->tensors[i].offset = off;
     off = pad_to(off + w->tensors[i].bytes, w->alignment);
   }
+  return TL_OK;
+}
+
+static void put_header(tl_gguf_writer *w);
+
+tl_status tl_gguf_writer_begin(tl_gguf_writer *w, const char *path, tl_error *err)
+{
+  if (w->f != NULL || path == NULL)
+    return tl__error_set(err, TL_EINVAL, "gguf writer: begun twice or without a path");
+  tl_status st = lay_out(w, err);
+  if (st != TL_OK)
+    return st;
   w->path = tl__strdup(path);
   if (w->path == NULL)
     return tl__error_set(err, TL_ENOMEM, "gguf writer: out of memory");
@@ -424,6 +437,14 @@ tl_status tl_gguf_writer_begin(tl_gguf_writer *w, const char *path, tl_error *er
     w->path = NULL;
     return tl__error_errno(err, TL_EIO, e, "gguf writer: cannot create '%s'", path);
   }
+  put_header(w);
+  write_buffered(w);
+  return w->failed ? io_error(w, err) : TL_OK;
+}
+
+/* Header, metadata and tensor infos, padded to the data section. */
+static void put_header(tl_gguf_writer *w)
+{
   w->failed = false;
   w->cur = 0;
   w->cur_done = 0;
@@ -452,8 +473,32 @@ tl_status tl_gguf_writer_begin(tl_gguf_writer *w, const char *path, tl_error *er
   }
   uint64_t h = header_bytes(w);
   put_zeros(w, pad_to(h, w->alignment) - h);
-  write_buffered(w);
-  return w->failed ? io_error(w, err) : TL_OK;
+}
+
+tl_status tl__gguf_writer_header_memory(tl_gguf_writer *w, void **out, size_t *len, tl_error *err)
+{
+  if (w->f != NULL)
+    return tl__error_set(err, TL_EINVAL, "gguf writer: already begun");
+  tl_status st = lay_out(w, err);
+  if (st != TL_OK)
+    return st;
+  char *buf = NULL;
+  size_t n = 0;
+  w->f = open_memstream(&buf, &n);
+  if (w->f == NULL)
+    return tl__error_errno(err, TL_ENOMEM, errno, "gguf writer: cannot open a memory stream");
+  put_header(w);
+  bool failed = w->failed || fclose(w->f) != 0;
+  w->f = NULL;
+  void *copy = failed ? NULL : tl__malloc(n ? n : 1);
+  if (copy)
+    memcpy(copy, buf, n);
+  free(buf); /* open_memstream's buffer comes from malloc */
+  if (!copy)
+    return tl__error_set(err, TL_ENOMEM, "gguf writer: out of memory for a %zu-byte header", n);
+  *out = copy;
+  *len = n;
+  return TL_OK;
 }
 
 tl_status tl_gguf_writer_write_data(tl_gguf_writer *w, const void *data, size_t n, tl_error *err)
