@@ -444,12 +444,14 @@ static void test_server_down(void **state)
   size_t len0;
   char *before = seed(path, &len0);
   tl_hub_options o = {.endpoint = ep, .token = "", .timeout_s = 10};
-  const char *repos[] = {"Qwen/Qwen3-0.6B"};
-  tl_catalog_update_item it;
+  const char *repos[] = {"Qwen/Qwen3-0.6B", "Qwen/Qwen3-1.7B"};
+  tl_catalog_update_item it[2];
   tl_error err;
-  assert_int_equal(tl_catalog_update(&o, path, repos, 1, &it, NULL, NULL, &err), TL_OK);
-  assert_int_equal(it.status, TL_ENET);
-  assert_non_null(strstr(it.err.message, host));
+  assert_int_equal(tl_catalog_update(&o, path, repos, 2, it, NULL, NULL, &err), TL_OK);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(it[i].status, TL_ENET);
+    assert_non_null(strstr(it[i].err.message, host));
+  }
   char **ids = NULL;
   size_t n = 0;
   assert_int_equal(tl_hub_list_trending(&o, 5, &ids, &n, &err), TL_ENET);

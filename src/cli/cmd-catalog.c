@@ -210,8 +210,10 @@ static int update(int n_ids, const char *const *ids, long trending, bool json)
   tl_hub_repos_free(trend, n_trend);
   if (st != TL_OK)
     return json ? TL_EXIT_FAILURE : tl_cli_fail("catalog", "%s", err.message);
-  if (!json)
+  if (!json && failed < n)
     printf("%zu of %zu written to %s\n", n - failed, n, path);
+  else if (!json)
+    printf("nothing written; %s is as it was\n", path);
   if (failed)
     return json ? TL_EXIT_FAILURE : tl_cli_fail("catalog", "%zu of %zu models failed (see above)", failed, n);
   return TL_EXIT_OK;

@@ -668,7 +668,11 @@ tl_status tl_catalog_update(const tl_hub_options *o, const char *path, const cha
     memset(it, 0, sizeof *it);
     snprintf(it->repo, sizeof it->repo, "%s", repos[i]);
     json_t *e = NULL;
-    it->status = fetch_entry(h, repos[i], it, &e, &it->err);
+    const tl_error *down = tl__hub_down(h);
+    if (down) /* offline: do not wait for each remaining model in turn */
+      it->status = tl__error_set(&it->err, down->code, "%s", down->message);
+    else
+      it->status = fetch_entry(h, repos[i], it, &e, &it->err);
     if (it->status == TL_OK) {
       size_t j;
       json_t *old;

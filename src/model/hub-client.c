@@ -27,6 +27,7 @@ struct tl__hub {
   char host[256];
   char auth[1024]; /* "Authorization: Bearer ..." or "" */
   uint32_t timeout_s;
+  tl_error down; /* the first failure to resolve or connect to the host; code TL_OK while none */
 };
 
 typedef struct xfer {
@@ -93,6 +94,8 @@ void tl__hub_close(tl__hub *h)
 
 const char *tl__hub_endpoint(const tl__hub *h) { return h->endpoint; }
 const char *tl__hub_host(const tl__hub *h) { return h->host; }
+
+const tl_error *tl__hub_down(const tl__hub *h) { return h->down.code != TL_OK ? &h->down : NULL; }
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 {
@@ -256,6 +259,9 @@ tl_status tl__hub_get(tl__hub *h, tl__hub_kind kind, const char *path, const cha
                                        "(the file is shorter)", what, repo, (unsigned long long)range_len,
                                        (unsigned long long)range_begin, x.len);
   }
+  if (st != TL_OK && (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY ||
+                     rc == CURLE_COULDNT_CONNECT) && h->down.code == TL_OK)
+    tl__error_set(&h->down, st, "%s", err ? err->message : "hub: cannot reach the host");
   if (st != TL_OK) {
     tl__free(x.buf);
     return st;

@@ -33,6 +33,9 @@ void tl__hub_close(tl__hub *h);
 const char *tl__hub_endpoint(const tl__hub *h);
 /* The endpoint's host, for messages. */
 const char *tl__hub_host(const tl__hub *h);
+/* The error of the first request that could not resolve or reach the host,
+ * or NULL: later requests would only fail the same way. */
+const tl_error *tl__hub_down(const tl__hub *h);
 
 /* GET endpoint + path (path starts with '/'). At most `max` body bytes are
  * accepted (TL_ELIMIT past that, the transfer stopped). range_len > 0 asks for
