@@ -468,19 +468,23 @@ static tl_status fetch_entry(tl__hub *h, const char *repo, tl_catalog_update_ite
     it->n_files = 1;
   }
   if (l.n > 0) {
-    tl_model_desc *m = tl__calloc(1, sizeof *m);
-    if (!m) {
-      st = tl__error_set(err, TL_ENOMEM, "hub: out of memory");
-      goto done;
+    /* routed experts (".experts." tensors, one per expert or stacked) count
+     * num_experts_per_tok / num_experts of their elements as active; scaled
+     * once over their sum, so per-expert tensors lose nothing to rounding */
+    uint64_t total = 0, routed = 0;
+    for (size_t i = 0; i < l.n; i++) {
+      const tl_tensor_desc *t = &l.v[i];
+      uint64_t ne = 1;
+      for (uint32_t d = 0; d < t->n_dims && d < 4; d++)
+        ne *= (uint64_t)t->ne[d];
+      total += ne;
+      if (t->role == TL_ROLE_FFN_GATE_EXPS || t->role == TL_ROLE_FFN_UP_EXPS || t->role == TL_ROLE_FFN_DOWN_EXPS)
+        routed += ne;
     }
-    if (hs == TL_OK)
-      m->hp = hp;
-    m->tensors = l.v;
-    m->n_tensors = l.n;
-    tl_model_desc_count(m);
-    it->params_total = m->n_params;
-    it->params_active = m->n_params_active;
-    tl__free(m);
+    it->params_total = total;
+    it->params_active = total;
+    if (hs == TL_OK && hp.n_expert > 0 && hp.n_expert_used <= hp.n_expert)
+      it->params_active = total - routed + routed * hp.n_expert_used / hp.n_expert;
     snprintf(psrc, sizeof psrc, "%s/%s (safetensors headers: %zu tensors in %u file%s)", tl__hub_endpoint(h), repo, l.n,
              it->n_files, it->n_files == 1 ? "" : "s");
   } else if (it->hub_params_total) {

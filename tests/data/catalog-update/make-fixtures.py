@@ -32,6 +32,47 @@ LLAMA_3_2_1B = {
     "rope_theta": 500000.0, "tie_word_embeddings": True, "torch_dtype": "bfloat16",
     "vocab_size": 128256,
 }
+QWEN1_5_MOE_A2_7B = {
+    "architectures": ["Qwen2MoeForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 151643,
+    "decoder_sparse_step": 1, "eos_token_id": 151643, "hidden_act": "silu", "hidden_size": 2048,
+    "initializer_range": 0.02, "intermediate_size": 5632, "max_position_embeddings": 8192,
+    "max_window_layers": 21, "model_type": "qwen2_moe", "moe_intermediate_size": 1408,
+    "norm_topk_prob": False, "num_attention_heads": 16, "num_experts": 60,
+    "num_experts_per_tok": 4, "num_hidden_layers": 24, "num_key_value_heads": 16,
+    "output_router_logits": False, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+    "router_aux_loss_coef": 0.001, "shared_expert_intermediate_size": 5632,
+    "sliding_window": 32768, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
+    "use_cache": True, "use_sliding_window": False, "vocab_size": 151936,
+}
+
+
+def moe_tensors(c):
+    """Qwen2MoeForCausalLM: q/k/v biases, 60 routed experts, a gated shared expert."""
+    h, nh, kv = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"]
+    hd, fe, fs, ne = h // nh, c["moe_intermediate_size"], c["shared_expert_intermediate_size"], c["num_experts"]
+    t = {"model.embed_tokens.weight": [c["vocab_size"], h], "model.norm.weight": [h],
+         "lm_head.weight": [c["vocab_size"], h]}
+    routed = 0
+    for i in range(c["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        t[p + "input_layernorm.weight"] = [h]
+        t[p + "post_attention_layernorm.weight"] = [h]
+        for x, rows in (("q", nh * hd), ("k", kv * hd), ("v", kv * hd)):
+            t[p + f"self_attn.{x}_proj.weight"] = [rows, h]
+            t[p + f"self_attn.{x}_proj.bias"] = [rows]
+        t[p + "self_attn.o_proj.weight"] = [h, nh * hd]
+        t[p + "mlp.gate.weight"] = [ne, h]
+        t[p + "mlp.shared_expert_gate.weight"] = [1, h]
+        t[p + "mlp.shared_expert.gate_proj.weight"] = [fs, h]
+        t[p + "mlp.shared_expert.up_proj.weight"] = [fs, h]
+        t[p + "mlp.shared_expert.down_proj.weight"] = [h, fs]
+        for e in range(ne):
+            q = p + f"mlp.experts.{e}."
+            t[q + "gate_proj.weight"] = [fe, h]
+            t[q + "up_proj.weight"] = [fe, h]
+            t[q + "down_proj.weight"] = [h, fe]
+            routed += 3 * fe * h
+    return t, routed
 
 
 def tensors(c, lm_head):
@@ -166,6 +207,25 @@ expected.append({"repo": "meta-llama/Llama-3.2-1B", "id": "llama-3.2-1b", "arch"
                  "params_total": numel(t), "tensors": len(t), "files": 1,
                  "context_length": 131072, "license": "llama3.2", "release_date": "2024-09-25",
                  "tags": ["general"]})
+
+# Qwen/Qwen1.5-MoE-A2.7B: MoE; active = everything else + routed experts x 4/60
+t, routed = moe_tensors(QWEN1_5_MOE_A2_7B)
+hdr, _ = header(t)
+write("qwen1.5-moe-a2.7b/config.json", QWEN1_5_MOE_A2_7B)
+write("qwen1.5-moe-a2.7b/model.safetensors.header.json", hdr)
+write("qwen1.5-moe-a2.7b/info.json", info(
+    "Qwen/Qwen1.5-MoE-A2.7B", "text-generation",
+    ["transformers", "safetensors", "qwen2_moe", "text-generation", "pretrained", "moe", "en",
+     "license:other", "region:us"],
+    {"language": ["en"], "license": "other", "license_name": "tongyi-qianwen",
+     "pipeline_tag": "text-generation", "tags": ["pretrained", "moe"]},
+    "2024-03-28T00:00:00.000Z",
+    ["config.json", "model.safetensors", "tokenizer.json"], numel(t)))
+ne, used = QWEN1_5_MOE_A2_7B["num_experts"], QWEN1_5_MOE_A2_7B["num_experts_per_tok"]
+expected.append({"repo": "Qwen/Qwen1.5-MoE-A2.7B", "id": "qwen1.5-moe-a2.7b", "arch": "qwen2moe",
+                 "params_total": numel(t), "params_active": numel(t) - routed + routed * used // ne,
+                 "tensors": len(t), "files": 1, "context_length": 8192,
+                 "license": "tongyi-qianwen", "release_date": "2024-03-28", "tags": ["general"]})
 
 # broken/bad-config: model info fine, config.json cut off mid-object
 write("broken/info.json", info("broken/bad-config", "text-generation", ["license:mit"],
