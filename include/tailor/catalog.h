@@ -109,7 +109,7 @@ typedef struct tl_hub_options {
 
 /* The outcome for one repository of tl_catalog_update. */
 typedef struct tl_catalog_update_item {
-  char repo[128];           /* "Qwen/Qwen3-0.6B" as given */
+  char repo[200];           /* "Qwen/Qwen3-0.6B" as given */
   tl_status status;         /* TL_OK: an entry was built (and written, see below) */
   tl_error err;             /* why not, when status != TL_OK */
   char id[64];              /* the catalog id of the entry */

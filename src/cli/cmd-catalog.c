@@ -238,11 +238,11 @@ static int run(int argc, char **argv)
         rc = tl_cli_usage_error("catalog", "%s needs a value", a);
         goto out;
       }
-      if (a[2] == 'f')
+      if (!strcmp(a, "--family"))
         family = argv[++i];
-      else if (a[3] == 'a')
+      else if (!strcmp(a, "--tag"))
         tag = argv[++i];
-      else if (a[2] == 'c')
+      else if (!strcmp(a, "--catalog"))
         catalog_file = argv[++i];
       else {
         char *end;
