@@ -10,6 +10,18 @@ pkgs=(
   jq curl time
 )
 
+# The openai npm package for the server's compatibility test
+# (tests/openai-compat), from the npm registry, only where node and npm exist.
+install_openai_compat() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/openai-compat"
+  if command -v node >/dev/null && command -v npm >/dev/null && [ ! -d "$dir/node_modules/openai" ]; then
+    echo "install-deps: npm ci in tests/openai-compat"
+    (cd "$dir" && npm ci --no-audit --no-fund --silent) || echo "install-deps: npm failed; the openai compatibility test will be skipped"
+  fi
+}
+trap install_openai_compat EXIT
+
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

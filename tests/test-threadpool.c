@@ -1,7 +1,8 @@
 /* Tests of the kernel thread pool: every thread runs every task exactly once
  * with the right (ith, nth), runs are ordered (a run's effects are visible
- * after it returns), workers that went to sleep wake up, and creation
- * validates its argument and survives allocation failure. */
+ * after it returns), workers that went to sleep wake up, dynamic runs finish
+ * all work exactly once whoever takes part, and creation validates its
+ * argument and survives allocation failure. */
 #include "harness.h"
 
 #include <stdatomic.h>
@@ -11,7 +12,7 @@
 #include "engine/cpu/kernels.h"
 
 typedef struct count_ctx {
-  int nth_seen;
+  int nth_seen;        /* written by thread 0 only */
   _Atomic int calls;
   long per_thread[16]; /* each written only by its own thread */
   long plain;          /* written by thread 0 only; checks ordering across runs */
@@ -20,11 +21,12 @@ typedef struct count_ctx {
 static void count_task(void *p, int ith, int nth)
 {
   count_ctx *c = p;
-  c->nth_seen = nth;
   c->per_thread[ith]++;
   atomic_fetch_add(&c->calls, 1);
-  if (ith == 0)
+  if (ith == 0) {
+    c->nth_seen = nth;
     c->plain++;
+  }
 }
 
 static void test_runs_each_thread_once(void **state)
@@ -104,6 +106,55 @@ static void test_wakes_sleeping_workers(void **state)
   tl__threadpool_free(tp);
 }
 
+typedef struct dyn_ctx {
+  _Atomic int next;
+  int n;
+  _Atomic int *done; /* per item: times processed */
+} dyn_ctx;
+
+static void dyn_task(void *p, int ith, int nth)
+{
+  (void)ith, (void)nth;
+  dyn_ctx *c = p;
+  for (int i; (i = atomic_fetch_add(&c->next, 1)) < c->n;)
+    atomic_fetch_add(&c->done[i], 1);
+}
+
+/* Dynamic runs: every item is processed exactly once whichever threads take
+ * part, mixed with static runs (which every thread must join), including
+ * runs after the workers went to sleep. */
+static void test_dynamic_runs(void **state)
+{
+  (void)state;
+  enum { N = 257 };
+  static _Atomic int done[N];
+  tl__threadpool *tp = NULL;
+  assert_int_equal(tl__threadpool_create(3, false, &tp, NULL), TL_OK);
+  count_ctx cc = {0};
+  int statics = 0;
+  for (int r = 0; r < 600; r++) {
+    for (int i = 0; i < N; i++)
+      atomic_store(&done[i], 0);
+    dyn_ctx c = {.n = N - r % 5, .done = done};
+    atomic_init(&c.next, 0);
+    tl__threadpool_run_dynamic(tp, dyn_task, &c);
+    for (int i = 0; i < N; i++)
+      assert_int_equal(atomic_load(&done[i]), i < c.n ? 1 : 0);
+    if (r % 3 == 0) {
+      tl__threadpool_run(tp, count_task, &cc);
+      statics++;
+    }
+    if (r % 200 == 199) {
+      struct timespec ts = {0, 30 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  assert_int_equal(atomic_load(&cc.calls), 3 * statics);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(cc.per_thread[i], statics);
+  tl__threadpool_free(tp);
+}
+
 static void test_null_pool_and_arguments(void **state)
 {
   (void)state;
@@ -140,6 +191,7 @@ int main(void)
       cmocka_unit_test(test_runs_each_thread_once),
       cmocka_unit_test(test_results_visible_after_run),
       cmocka_unit_test(test_wakes_sleeping_workers),
+      cmocka_unit_test(test_dynamic_runs),
       cmocka_unit_test(test_null_pool_and_arguments),
       cmocka_unit_test(test_allocation_failure),
   };

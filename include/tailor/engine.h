@@ -66,6 +66,11 @@ typedef struct tl_engine_params {
   tl_qtype kv_type;    /* TL_QTYPE_F16 or TL_QTYPE_Q8_0 (TL_QTYPE_F32 for reference tests) */
   bool logits_all;     /* keep the logits of every token of an eval (tests, perplexity) */
   tl_sampler_params sampling; /* for the sampler the caller creates */
+  /* Several sequences (tl_engine_batch_eval): 0 keeps one sequence in a
+   * contiguous cache; n > 0 gives sequences 0 .. n-1 a block-paged cache. */
+  uint32_t n_seq_max;
+  uint32_t kv_block_size; /* tokens per KV block; 0: 16 */
+  uint32_t kv_blocks;     /* blocks in the cache; 0: n_seq_max * ceil(n_ctx / kv_block_size) */
 } tl_engine_params;
 
 /* Defaults: every size 0 (chosen at load), KV cache F16, llama.cpp sampling. */
@@ -113,6 +118,54 @@ const float *tl_engine_logits(const tl_engine *e, int32_t i);
 uint32_t tl_engine_n_past(const tl_engine *e);
 /* Forgets cached tokens from position n_past on (0 clears the cache). */
 void tl_engine_kv_truncate(tl_engine *e, uint32_t n_past);
+
+/* ---- several sequences --------------------------------------------------
+ * With params.n_seq_max > 0 the KV cache is a pool of kv_blocks blocks of
+ * kv_block_size tokens; each sequence (0 .. n_seq_max-1) has a block table
+ * and takes blocks as it grows, so no sequence reserves a whole context.
+ * Each sequence holds at most n_ctx tokens. tl_engine_eval and the other
+ * single-sequence calls then work on sequence 0. */
+
+typedef struct tl_engine_batch_entry {
+  int32_t token;
+  int32_t seq;    /* 0 .. n_seq_max-1 */
+  uint32_t pos;   /* its position: the sequence's length when it is evaluated */
+  bool logits;    /* keep this token's logits */
+} tl_engine_batch_entry;
+
+typedef struct tl_engine_batch {
+  const tl_engine_batch_entry *entries;
+  uint32_t n;     /* 1 .. n_batch entries */
+} tl_engine_batch;
+
+/* Evaluates the entries, tokens of several sequences at their positions, in
+ * forward passes of up to n_ubatch rows (one pass for a decode step of every
+ * sequence: the weights are read once for all of them). Entries of one
+ * sequence must come in position order, each appending to the sequence.
+ * At most n_seq_max entries may ask for logits. Checked before anything
+ * changes: TL_EINVAL for a bad token, sequence or position or too many
+ * logits; TL_ELIMIT when a sequence would pass n_ctx or the free KV blocks do
+ * not suffice (nothing evaluated then). TL_EUNSUPPORTED without n_seq_max.
+ * Allocates nothing. */
+tl_status tl_engine_batch_eval(tl_engine *e, const tl_engine_batch *b, tl_error *err);
+/* Logits (n_vocab floats) of entry i of the last batch, if it asked for
+ * them; NULL otherwise. Valid until the next eval. */
+const float *tl_engine_batch_logits(const tl_engine *e, uint32_t i);
+/* Tokens cached for seq (0 for an unknown one). */
+uint32_t tl_engine_seq_length(const tl_engine *e, int32_t seq);
+/* Forgets seq's tokens and frees the blocks no other sequence shares. */
+void tl_engine_seq_remove(tl_engine *e, int32_t seq);
+/* Forgets seq's tokens from position n_tokens on. */
+void tl_engine_seq_truncate(tl_engine *e, int32_t seq, uint32_t n_tokens);
+/* Makes dst (emptied first) a sequence of the first n_tokens tokens of src:
+ * whole blocks are shared (copied when either sequence writes into one
+ * later), a partial last block is copied. TL_EINVAL for bad ids or n_tokens
+ * past src's length; TL_ELIMIT when no block is free for the copy. */
+tl_status tl_engine_seq_copy(tl_engine *e, int32_t src, int32_t dst, uint32_t n_tokens,
+                             tl_error *err);
+/* Free and total KV blocks (0 without n_seq_max). */
+uint32_t tl_engine_kv_blocks_free(const tl_engine *e);
+uint32_t tl_engine_kv_blocks_total(const tl_engine *e);
 
 /* ---- chat templates ------------------------------------------------------ */
 

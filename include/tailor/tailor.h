@@ -13,6 +13,7 @@
 #include "tailor/hw.h"
 #include "tailor/model.h"
 #include "tailor/plan.h"
+#include "tailor/server.h"
 #include "tailor/tokenizer.h"
 
 #endif

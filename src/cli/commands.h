@@ -36,5 +36,6 @@ extern const tl_cli_command tl_cli_cmd_convert;
 extern const tl_cli_command tl_cli_cmd_fit;
 extern const tl_cli_command tl_cli_cmd_tune;
 extern const tl_cli_command tl_cli_cmd_config;
+extern const tl_cli_command tl_cli_cmd_serve;
 
 #endif

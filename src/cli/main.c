@@ -17,6 +17,7 @@ static const tl_cli_command *const commands[] = {
     &tl_cli_cmd_config,
     &tl_cli_cmd_tokenize,
     &tl_cli_cmd_run,
+    &tl_cli_cmd_serve,
     NULL,
 };
 

@@ -143,6 +143,8 @@ static const tl__backend_ops cpu_ops = {
     .rope = cpu_rope,
     .kv_store = cpu_kv_store,
     .attention = tl__cpu_attention,
+    .kv_store_paged = tl__cpu_kv_store_paged,
+    .attention_paged = tl__cpu_attention_paged,
 };
 
 tl_status tl__backend_cpu_create(uint32_t n_threads, uint32_t n_ctx, const tl__attn_shape *s,

@@ -20,6 +20,12 @@ typedef struct tl__cpu {
 /* The attention entry of the CPU ops table (attention-cpu.c). */
 void tl__cpu_attention(tl__backend *b, const tl__kv *kv, uint32_t layer, const tl__attn_shape *s,
                        const float *q, uint32_t m, uint32_t pos0, float *out);
+/* The paged entries of the CPU ops table (attention-paged-cpu.c). */
+void tl__cpu_kv_store_paged(tl__backend *b, tl__kv *kv, uint32_t layer, const tl__kv_map *map,
+                            uint32_t m, const float *k, const float *v);
+void tl__cpu_attention_paged(tl__backend *b, const tl__kv *kv, uint32_t layer,
+                             const tl__attn_shape *s, const tl__kv_map *map, const float *q,
+                             uint32_t m, float *out);
 /* Floats of attention scratch one thread needs. */
 size_t tl__cpu_attention_scratch(const tl__attn_shape *s, uint32_t n_ctx);
 

@@ -44,6 +44,15 @@ typedef struct tl__attn_shape {
 typedef struct tl__kv tl__kv;
 typedef struct tl__backend tl__backend;
 
+/* Where the tokens of a batch of several sequences live in a block-paged KV
+ * cache (batch.c): token i is at position pos[i] of its sequence, whose
+ * position p is cache row table[i][p / block_size] * block_size + p % block_size. */
+typedef struct tl__kv_map {
+  uint32_t block_size;           /* tokens per block */
+  const int32_t *pos;            /* (m) position of each token in its sequence */
+  const uint32_t *const *table;  /* (m) block table of each token's sequence */
+} tl__kv_map;
+
 typedef struct tl__backend_ops {
   const char *name;
   /* Device memory for activations; NULL on failure. free accepts NULL. */
@@ -74,6 +83,13 @@ typedef struct tl__backend_ops {
    * at positions pos0 .. pos0+m-1 over cache rows 0 .. pos0+m-1. */
   void (*attention)(tl__backend *b, const tl__kv *kv, uint32_t layer, const tl__attn_shape *s,
                     const float *q, uint32_t m, uint32_t pos0, float *out);
+  /* As kv_store and attention, for tokens of several sequences placed by map:
+   * token i attends to positions 0 .. map->pos[i] of its own sequence. */
+  void (*kv_store_paged)(tl__backend *b, tl__kv *kv, uint32_t layer, const tl__kv_map *map,
+                         uint32_t m, const float *k, const float *v);
+  void (*attention_paged)(tl__backend *b, const tl__kv *kv, uint32_t layer,
+                          const tl__attn_shape *s, const tl__kv_map *map, const float *q,
+                          uint32_t m, float *out);
 } tl__backend_ops;
 
 struct tl__backend {

@@ -68,6 +68,7 @@ typedef struct tl__state {
   float *hb;     /* (n_ubatch, n_ff) gate, then silu(gate) * up */
   float *hb2;    /* (n_ubatch, n_ff) up */
   int32_t *pos;  /* (n_ubatch) positions of the tokens (host memory) */
+  const tl__kv_map *map; /* tokens of several sequences in the paged cache (batch.c), or NULL */
 } tl__state;
 
 tl_status tl__state_init(tl__state *st, tl__backend *b, const tl_hparams *hp, uint32_t n_ubatch,
@@ -145,6 +146,18 @@ struct tl_engine {
   uint32_t n_logits;    /* tokens of the last eval */
   bool logits_all_rows; /* logits[i] is token i of the last eval */
   uint32_t n_past;
+  struct tl__paged *paged; /* several sequences in KV blocks (batch.c), or NULL */
 };
+
+/* ---- several sequences (batch.c, kv-paged.c) ---- */
+
+/* Sets up the block-paged KV cache and the batch scratch when
+ * prm.n_seq_max > 0 (the KV cache e->kv then holds kv_blocks * kv_block_size
+ * rows). Called by tl_engine_load after the rest is allocated. */
+tl_status tl__batch_init(tl_engine *e, tl_error *err);
+void tl__batch_deinit(tl_engine *e);
+/* tl_engine_eval, tl_engine_n_past and tl_engine_kv_truncate on sequence 0
+ * of a paged engine. */
+tl_status tl__batch_eval_seq0(tl_engine *e, const int32_t *tokens, uint32_t n, tl_error *err);
 
 #endif

@@ -49,6 +49,22 @@ static tl_status resolve_params(tl_engine_params *p, const tl_hparams *hp, uint6
     p->n_ubatch = p->n_batch;
   if (p->n_ctx > (1u << 24))
     return tl__error_set(err, TL_ECONFIG, "engine: n_ctx %u is more than %u", p->n_ctx, 1u << 24);
+  if (p->n_seq_max > 4096)
+    return tl__error_set(err, TL_ECONFIG, "engine: n_seq_max %u is more than 4096", p->n_seq_max);
+  if (p->n_seq_max) {
+    if (p->kv_block_size == 0)
+      p->kv_block_size = 16;
+    if (p->kv_block_size > 4096)
+      return tl__error_set(err, TL_ECONFIG, "engine: kv_block_size %u is more than 4096",
+                           p->kv_block_size);
+    uint64_t per_seq = (p->n_ctx + p->kv_block_size - 1) / p->kv_block_size;
+    if (p->kv_blocks == 0)
+      p->kv_blocks = (uint32_t)(per_seq * p->n_seq_max > (1u << 24) ? (1u << 24)
+                                                                    : per_seq * p->n_seq_max);
+    if ((uint64_t)p->kv_blocks * p->kv_block_size > (1u << 26))
+      return tl__error_set(err, TL_ECONFIG, "engine: %u KV blocks of %u tokens are more than "
+                           "%u tokens", p->kv_blocks, p->kv_block_size, 1u << 26);
+  }
   if (p->kv_type != TL_QTYPE_F16 && p->kv_type != TL_QTYPE_Q8_0 && p->kv_type != TL_QTYPE_F32)
     return tl__error_set(err, TL_ECONFIG, "engine: kv_type %s is not supported (f16, q8_0, f32)",
                          tl_qtype_name(p->kv_type));
@@ -97,7 +113,10 @@ tl_status tl_engine_load(const char *path, const tl_engine_params *p, tl_engine 
   size_t mm = matmul_scratch(&e->model, e->prm.n_ubatch);
   if ((st = tl__backend_cpu_create(e->prm.n_threads, e->prm.n_ctx, &shape, mm, &e->be, err)) ||
       (st = tl__state_init(&e->st, e->be, hp, e->prm.n_ubatch, err)) ||
-      (st = tl__kv_init(&e->kv, hp, e->prm.kv_type, e->prm.n_ctx, err)))
+      (st = tl__kv_init(&e->kv, hp, e->prm.kv_type,
+                        e->prm.n_seq_max ? e->prm.kv_blocks * e->prm.kv_block_size
+                                         : e->prm.n_ctx, err)) ||
+      (st = tl__batch_init(e, err)))
     goto fail;
   size_t rows = e->prm.logits_all ? e->prm.n_batch : 1;
   e->logits = e->be->ops->alloc(e->be, rows * hp->n_vocab * sizeof(float));
@@ -120,6 +139,7 @@ void tl_engine_free(tl_engine *e)
 {
   if (!e)
     return;
+  tl__batch_deinit(e);
   if (e->be) {
     e->be->ops->free(e->be, e->logits);
     tl__state_deinit(&e->st, e->be);

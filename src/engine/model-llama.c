@@ -250,8 +250,9 @@ void tl__llama_forward(const tl__model *m, tl__backend *b, tl__state *s, tl__kv 
   float eps = hp->norm_eps;
   tl__attn_shape shape = {hp->n_head, hp->n_head_kv, hk, hp->head_dim_v, 1.0f / sqrtf((float)hk)};
 
-  for (uint32_t i = 0; i < n; i++)
-    s->pos[i] = (int32_t)(pos0 + i);
+  if (!s->map) /* several sequences: batch.c filled pos */
+    for (uint32_t i = 0; i < n; i++)
+      s->pos[i] = (int32_t)(pos0 + i);
   op->embedding(b, &m->tok_embd, tokens, n, s->x);              /* x (n, dim) */
 
   for (uint32_t il = 0; il < hp->n_layer; il++) {
@@ -272,8 +273,13 @@ void tl__llama_forward(const tl__model *m, tl__backend *b, tl__state *s, tl__kv 
     }
     op->rope(b, rope, s->q, n, hp->n_head, hk, s->pos);
     op->rope(b, rope, s->k, n, hp->n_head_kv, hk, s->pos);
-    op->kv_store(b, kv, il, pos0, n, s->k, s->v);
-    op->attention(b, kv, il, &shape, s->q, n, pos0, s->att);    /* att (n, n_head * hv) */
+    if (s->map) {
+      op->kv_store_paged(b, kv, il, s->map, n, s->k, s->v);
+      op->attention_paged(b, kv, il, &shape, s->map, s->q, n, s->att);
+    } else {
+      op->kv_store(b, kv, il, pos0, n, s->k, s->v);
+      op->attention(b, kv, il, &shape, s->q, n, pos0, s->att);  /* att (n, n_head * hv) */
+    }
     op->matmul(b, &L->wo, s->att, s->xb, n);                    /* xb (n, dim) */
     op->add(b, s->x, s->xb, (size_t)n * dim);                   /* residual */
     /* feed-forward block: down(silu(gate(x)) * up(x)) */

@@ -8,6 +8,8 @@
 tl_status tl_engine_eval(tl_engine *e, const int32_t *tokens, uint32_t n, tl_error *err)
 {
   const tl_hparams *hp = &e->model.hp;
+  if (e->paged)
+    return tl__batch_eval_seq0(e, tokens, n, err);
   if (n == 0 || n > e->prm.n_batch)
     return tl__error_set(err, TL_EINVAL, "engine: %u tokens in one eval; the batch holds 1 to %u",
                          n, e->prm.n_batch);
@@ -46,10 +48,15 @@ const float *tl_engine_logits(const tl_engine *e, int32_t i)
   return e->logits + (size_t)i * e->model.hp.n_vocab;
 }
 
-uint32_t tl_engine_n_past(const tl_engine *e) { return e->n_past; }
+uint32_t tl_engine_n_past(const tl_engine *e)
+{
+  return e->paged ? tl_engine_seq_length(e, 0) : e->n_past;
+}
 
 void tl_engine_kv_truncate(tl_engine *e, uint32_t n_past)
 {
+  if (e->paged)
+    tl_engine_seq_truncate(e, 0, n_past);
   if (n_past < e->n_past)
     e->n_past = n_past;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cpuid.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "engine/cpu/internal.h"
@@ -29,9 +30,10 @@ typedef struct tile_config {
 
 bool tl__cpu_amx_usable(void)
 {
-  static int state = -1; /* -1 unknown, 0 no, 1 yes; racing first calls agree */
-  if (state >= 0)
-    return state == 1;
+  static _Atomic int state = -1; /* -1 unknown, 0 no, 1 yes; racing first calls agree */
+  const int known = atomic_load(&state);
+  if (known >= 0)
+    return known == 1;
   int ok = 0;
   unsigned a, b, c, d;
   if (__get_cpuid_max(0, NULL) >= 7) {
@@ -45,7 +47,7 @@ bool tl__cpu_amx_usable(void)
     (void)tile, (void)int8;
 #endif
   }
-  state = ok;
+  atomic_store(&state, ok);
   return ok == 1;
 }
 
@@ -380,13 +382,15 @@ typedef struct bf_ctx {
   tl__threadpool *tp;
   int64_t m32, ks; /* rows padded to 32; 32-element k steps */
   uint16_t *xb;    /* [m32/16][ks][16 pair rows][16 m][2] bf16 */
+  _Atomic int64_t next_row, next_panel; /* work items, taken by whichever threads run */
 } bf_ctx;
 
 static void bf16_x_task(void *p, int ith, int nth)
 {
-  const bf_ctx *c = p;
+  (void)ith, (void)nth;
+  bf_ctx *c = p;
   const tl__matmul_args *a = c->a;
-  for (int64_t m = ith; m < c->m32; m += nth) {
+  for (int64_t m; (m = atomic_fetch_add(&c->next_row, 1)) < c->m32;) {
     const int64_t mt = m / 16, lane = m % 16;
     const float *x = m < a->m ? a->x + (size_t)m * a->x_stride : NULL;
     for (int64_t ks = 0; ks < c->ks; ks++) {
@@ -441,11 +445,12 @@ static void bf16_panel(const tl__matmul_args *a, int64_t n0, uint16_t *pq, int8_
 
 __attribute__((target("amx-tile,amx-int8,amx-bf16"))) static void bf16_task(void *p, int ith, int nth)
 {
-  const bf_ctx *c = p;
+  (void)nth;
+  bf_ctx *c = p;
   const tl__matmul_args *a = c->a;
   const int64_t k = a->k, npanels = (a->n + 31) / 32;
-  const int64_t t0 = npanels * ith / nth, t1 = npanels * (ith + 1) / nth;
-  if (t0 >= t1)
+  int64_t t = atomic_fetch_add(&c->next_panel, 1);
+  if (t >= npanels)
     return;
   /* workspace: cbuf (4 KiB) | tws | twm | tq (k) | panel (32 x k bf16) */
   char *wsp = tl__threadpool_workspace(c->tp, ith);
@@ -461,7 +466,7 @@ __attribute__((target("amx-tile,amx-int8,amx-bf16"))) static void bf16_task(void
     cfg.rows[i] = 16, cfg.colsb[i] = 64; /* C00 C01 C10 C11 | A0 A1 | B0 B1 */
   _tile_loadconfig(&cfg);
   const long wstride = (long)(k * 2);
-  for (int64_t t = t0; t < t1; t++) {
+  for (; t < npanels; t = atomic_fetch_add(&c->next_panel, 1)) {
     const int64_t n0 = t * 32;
     bf16_panel(a, n0, pq, tq, tws, twm);
     for (int64_t mt = 0; mt < c->m32 / 16; mt += 2) {
@@ -525,8 +530,10 @@ static tl_status amx_matmul(const tl__matmul_args *a, tl__threadpool *tp, const 
   if (bf16_workspace(a->k) <= TL__THREAD_WORKSPACE) {
     bf_ctx c = {.a = a, .tp = tp, .m32 = (a->m + 31) / 32 * 32, .ks = a->k / 32};
     c.xb = (uint16_t *)(((uintptr_t)a->scratch + 63) & ~(uintptr_t)63);
-    tl__threadpool_run(tp, bf16_x_task, &c);
-    tl__threadpool_run(tp, bf16_task, &c);
+    atomic_init(&c.next_row, 0);
+    atomic_init(&c.next_panel, 0);
+    tl__threadpool_run_dynamic(tp, bf16_x_task, &c);
+    tl__threadpool_run_dynamic(tp, bf16_task, &c);
     return TL_OK;
   }
   /* very long rows: int8 tiles with one 16-row panel per thread */

@@ -142,6 +142,11 @@ tl_status tl__threadpool_create(int n_threads, bool pin, tl__threadpool **out, t
  * spin briefly for the next task, then sleep. Not reentrant; call from one
  * thread at a time. tp NULL runs fn(ctx, 0, 1) on the caller. */
 void tl__threadpool_run(tl__threadpool *tp, tl__task_fn fn, void *ctx);
+/* As tl__threadpool_run for a task whose threads share the work through
+ * their own atomic counters (any subset of them finishes it): once the
+ * caller's own call returns, threads that have not started yet are skipped
+ * instead of waited for, so a descheduled or sleeping worker costs nothing. */
+void tl__threadpool_run_dynamic(tl__threadpool *tp, tl__task_fn fn, void *ctx);
 int tl__threadpool_size(const tl__threadpool *tp); /* 1 for NULL */
 /* Bytes of the per-thread workspace every pool thread owns (64-aligned). */
 #define TL__THREAD_WORKSPACE ((size_t)2 << 20)

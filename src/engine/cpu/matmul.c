@@ -184,8 +184,8 @@ tl_status tl__cpu_matmul(const tl__matmul_args *a, tl__threadpool *tp)
   if (a->m == 1 && (size_t)a->n * tl__row_bytes(a->wtype, a->k) < SMALL_MATVEC_BYTES)
     matvec_task(&c, 0, 1); /* waking the pool costs more than the work */
   else if (a->m == 1)
-    tl__threadpool_run(tp, matvec_task, &c);
+    tl__threadpool_run_dynamic(tp, matvec_task, &c);
   else
-    tl__threadpool_run(tp, matmul_task, &c);
+    tl__threadpool_run_dynamic(tp, matmul_task, &c);
   return TL_OK;
 }

@@ -30,6 +30,10 @@ typedef struct worker {
   struct tl__threadpool *tp;
   int ith;
   pthread_t thread;
+  /* The last generation this slot was resolved for: the worker claims
+   * generation g by moving it from g-1 to g before running the task; for a
+   * dynamic task the caller may instead cancel the slot the same way. */
+  _Atomic unsigned claimed;
 } worker;
 
 struct tl__threadpool {
@@ -69,6 +73,9 @@ static void *worker_main(void *arg)
     if (atomic_load(&tp->stop))
       break;
     seen = g;
+    unsigned expect = g - 1;
+    if (!atomic_compare_exchange_strong(&w->claimed, &expect, g))
+      continue; /* the caller finished the work without this thread */
     tp->fn(tp->ctx, w->ith, tp->n_threads);
     atomic_fetch_sub_explicit(&tp->pending, 1, memory_order_release);
   }
@@ -132,6 +139,7 @@ tl_status tl__threadpool_create(int n_threads, bool pin, tl__threadpool **out, t
     worker *w = &tp->workers[i - 1];
     w->tp = tp;
     w->ith = i;
+    atomic_init(&w->claimed, 0);
     int rc = pthread_create(&w->thread, NULL, worker_main, w);
     if (rc != 0) {
       tp->n_threads = i; /* join the ones started */
@@ -145,7 +153,7 @@ tl_status tl__threadpool_create(int n_threads, bool pin, tl__threadpool **out, t
   return TL_OK;
 }
 
-void tl__threadpool_run(tl__threadpool *tp, tl__task_fn fn, void *ctx)
+static void run(tl__threadpool *tp, tl__task_fn fn, void *ctx, bool dynamic)
 {
   if (!tp || tp->n_threads == 1) {
     fn(ctx, 0, 1);
@@ -154,19 +162,39 @@ void tl__threadpool_run(tl__threadpool *tp, tl__task_fn fn, void *ctx)
   tp->fn = fn;
   tp->ctx = ctx;
   atomic_store_explicit(&tp->pending, tp->n_threads - 1, memory_order_relaxed);
-  atomic_fetch_add(&tp->gen, 1); /* seq_cst: pairs with the sleeping check below */
+  /* seq_cst: pairs with the sleeping check below */
+  const unsigned g = atomic_fetch_add(&tp->gen, 1) + 1;
   if (atomic_load(&tp->sleeping) > 0) {
     pthread_mutex_lock(&tp->mutex);
     pthread_cond_broadcast(&tp->cond);
     pthread_mutex_unlock(&tp->mutex);
   }
   fn(ctx, 0, tp->n_threads);
+  if (dynamic) {
+    /* All work is taken once our share returns: workers that have not
+     * started (descheduled, asleep) are not waited for. */
+    for (int i = 1; i < tp->n_threads; i++) {
+      unsigned expect = g - 1;
+      if (atomic_compare_exchange_strong(&tp->workers[i - 1].claimed, &expect, g))
+        atomic_fetch_sub_explicit(&tp->pending, 1, memory_order_relaxed);
+    }
+  }
   for (int spin = 0; atomic_load_explicit(&tp->pending, memory_order_acquire) > 0; spin++) {
     if (spin < SPIN_BEFORE_YIELD)
       cpu_relax();
     else
       sched_yield();
   }
+}
+
+void tl__threadpool_run(tl__threadpool *tp, tl__task_fn fn, void *ctx)
+{
+  run(tp, fn, ctx, false);
+}
+
+void tl__threadpool_run_dynamic(tl__threadpool *tp, tl__task_fn fn, void *ctx)
+{
+  run(tp, fn, ctx, true);
 }
 
 void *tl__threadpool_workspace(tl__threadpool *tp, int ith)
