@@ -386,6 +386,7 @@ static void test_errors_leave_catalog(void **state)
       {"broken/bad-config", TL_EFORMAT, "config.json of 'broken/bad-config' is not valid JSON"},
       {"big/huge-config", TL_ELIMIT, "config.json of 'big/huge-config' is larger than the limit of 1048576 bytes"},
       {"norange/Qwen3-0.6B", TL_ENET, "did not honour the Range request"},
+      {"bin/pytorch-only", TL_EUNSUPPORTED, "'bin/pytorch-only' has no safetensors weights to count parameters from"},
       {"not-a-repo", TL_EINVAL, "not a Hugging Face repository id"},
       {"../etc/passwd", TL_EINVAL, "not a Hugging Face repository id"},
   };
@@ -427,6 +428,32 @@ static void test_errors_leave_catalog(void **state)
   assert_non_null(tl_catalog_find(c, "llama-3.2-1b"));
   tl_catalog_free(c);
   free(before);
+}
+
+/* Weights under another file name: the Hub's own safetensors.total, said so. */
+static void test_hub_total_fallback(void **state)
+{
+  (void)state;
+  const char *repos[] = {"odd/consolidated"};
+  tl_catalog_update_item it;
+  tl_error err;
+  const char *path = catalog_path(th_tmpdir());
+  log_clear();
+  assert_int_equal(update(path, "", repos, 1, &it, &err), TL_OK);
+  assert_int_equal(it.status, TL_OK);
+  assert_int_equal(it.params_total, 751632384);
+  assert_int_equal(it.n_files, 0);
+  pthread_mutex_lock(&g_lock);
+  bool asked = strstr(g_log, ".safetensors") != NULL;
+  pthread_mutex_unlock(&g_lock);
+  assert_false(asked); /* the file list said there is nothing to read */
+  tl_catalog *c = NULL;
+  assert_int_equal(tl_catalog_create(&c, &err), TL_OK);
+  assert_int_equal(tl_catalog_add_file(c, path, &err), TL_OK);
+  const tl_catalog_entry *e = tl_catalog_find(c, "consolidated");
+  assert_non_null(e);
+  assert_non_null(strstr(e->params_source, "safetensors.total"));
+  tl_catalog_free(c);
 }
 
 static void test_server_down(void **state)
@@ -600,6 +627,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_exact_counts),          cmocka_unit_test(test_range_requests),
       cmocka_unit_test(test_errors_leave_catalog),  cmocka_unit_test(test_server_down),
+      cmocka_unit_test(test_hub_total_fallback),
       cmocka_unit_test(test_invalid_user_catalog_untouched), cmocka_unit_test(test_trending),
       cmocka_unit_test(test_cli_update_and_overlay), cmocka_unit_test(test_user_path),
   };

@@ -227,6 +227,16 @@ expected.append({"repo": "Qwen/Qwen1.5-MoE-A2.7B", "id": "qwen1.5-moe-a2.7b", "a
                  "tensors": len(t), "files": 1, "context_length": 8192,
                  "license": "tongyi-qianwen", "release_date": "2024-03-28", "tags": ["general"]})
 
+# odd/consolidated: weights under another name; the Hub's safetensors.total is used.
+# bin/pytorch-only: no safetensors at all and no count from the Hub.
+write("odd/info.json", info("odd/consolidated", "text-generation", ["license:apache-2.0"],
+                            {"license": "apache-2.0"}, "2025-05-01T00:00:00.000Z",
+                            ["config.json", "consolidated.safetensors"], 751632384))
+bare = info("bin/pytorch-only", "text-generation", ["license:apache-2.0"], {"license": "apache-2.0"},
+            "2025-05-01T00:00:00.000Z", ["config.json", "pytorch_model.bin"], 0)
+del bare["safetensors"]
+write("bin/info.json", bare)
+
 # broken/bad-config: model info fine, config.json cut off mid-object
 write("broken/info.json", info("broken/bad-config", "text-generation", ["license:mit"],
                                {"license": "mit"}, "2025-01-01T00:00:00.000Z",
