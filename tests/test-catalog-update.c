@@ -147,8 +147,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 {
   (void)cls, (void)method, (void)version, (void)upload, (void)upload_size, (void)state;
   const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+  const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
   pthread_mutex_lock(&g_lock);
-  int w = snprintf(g_log + g_log_len, sizeof g_log - g_log_len, "%s %s\n", url, range ? range : "-");
+  int w = snprintf(g_log + g_log_len, sizeof g_log - g_log_len, "%s %s%s\n", url, range ? range : "-",
+                   authz ? " auth" : "");
   if (w > 0 && (size_t)w < sizeof g_log - g_log_len)
     g_log_len += (size_t)w;
   if (!strcmp(url, "/api/models")) {
@@ -179,7 +181,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
   const char *redirect = json_string_value(json_object_get(route, "redirect"));
   if (redirect) {
     char loc[512];
-    snprintf(loc, sizeof loc, "http://127.0.0.1:%u%s", g_port, redirect);
+    /* another host name for the same server, as the Hub sends downloads to a CDN */
+    snprintf(loc, sizeof loc, "http://localhost:%u%s", g_port, redirect);
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(resp, "Location", loc);
     enum MHD_Result rc = MHD_queue_response(c, 302, resp);
@@ -291,7 +294,16 @@ static void test_exact_counts(void **state)
   const char *path = catalog_path(dir);
   tl_catalog_update_item items[8];
   tl_error err;
+  log_clear();
   assert_int_equal(update(path, "hf_fixture_token", repos, n, items, &err), TL_OK);
+  pthread_mutex_lock(&g_lock);
+  bool hub_auth = strstr(g_log, "/api/models/Qwen/Qwen3-0.6B - auth\n") != NULL;
+  bool cdn_auth = strstr(g_log, "/cdn/qwen3-0.6b/model.safetensors bytes=0-7 auth\n") != NULL;
+  bool cdn = strstr(g_log, "/cdn/qwen3-0.6b/model.safetensors bytes=0-7\n") != NULL;
+  pthread_mutex_unlock(&g_lock);
+  assert_true(hub_auth);  /* the token goes to the Hub */
+  assert_true(cdn);
+  assert_false(cdn_auth); /* and not to the host a download redirects to */
   tl_catalog *c = NULL;
   assert_int_equal(tl_catalog_create(&c, &err), TL_OK);
   assert_int_equal(tl_catalog_add_file(c, path, &err), TL_OK);
