@@ -400,8 +400,11 @@ static uint32_t config_context(json_t *cfg)
   return 0;
 }
 
-/* Builds the catalog entry of repo into *out (a models.json entry object). */
-static tl_status fetch_entry(tl__hub *h, const char *repo, tl_catalog_update_item *it, json_t **out, tl_error *err)
+/* Builds the entry of repo from its model info, config.json text and
+ * safetensors tensors (it->n_files files; none: the Hub's safetensors.total)
+ * into *out, a models.json entry object that passed the catalog's checks. */
+static tl_status build_entry(const char *endpoint, const char *repo, json_t *info, const char *cfg_text, size_t cfg_len,
+                             const tl__st_list *lp, tl_catalog_update_item *it, json_t **out, tl_error *err)
 {
   if (!valid_repo(repo))
     return tl__error_set(err, TL_EINVAL, "hub: '%s' is not a Hugging Face repository id (owner/name)", repo);
@@ -410,26 +413,17 @@ static tl_status fetch_entry(tl__hub *h, const char *repo, tl_catalog_update_ite
     return tl__error_set(err, TL_ELIMIT, "hub: '%s': the name is longer than a catalog id may be (63)", repo);
   for (size_t i = 0; name[i]; i++)
     it->id[i] = (char)tolower((unsigned char)name[i]);
-  char path[512];
-  json_t *info = NULL, *cfg = NULL, *e = NULL;
-  tl__hub_resp cr = {0};
-  tl__st_list l = {0};
+  json_t *cfg = NULL, *e = NULL;
+  const tl__st_list l = *lp;
+  tl__hub_resp cr = {.body = (char *)cfg_text, .len = cfg_len};
   tl_status st;
-
-  snprintf(path, sizeof path, "/api/models/%s", repo);
-  if ((st = get_json(h, TL__HUB_MODEL, path, repo, "the model info", LIMIT_INFO, false, &info, err)) != TL_OK)
-    goto done;
-  snprintf(path, sizeof path, "/%s/resolve/main/config.json", repo);
-  if ((st = tl__hub_get(h, TL__HUB_FILE, path, repo, "config.json", LIMIT_CONFIG, 0, 0, &cr, err)) != TL_OK)
-    goto done;
   if ((st = parse_json(&cr, "config.json", repo, false, &cfg, err)) != TL_OK)
-    goto done;
-
+    return st;
   tl_hparams hp;
   memset(&hp, 0, sizeof hp);
   tl_error herr;
   tl_error_clear(&herr);
-  tl_status hs = tl_hparams_from_hf_config(cr.body, cr.len, &hp, &herr);
+  tl_status hs = tl_hparams_from_hf_config(cfg_text, cfg_len, &hp, &herr);
   if (hs == TL_ENOMEM) {
     st = tl__error_set(err, TL_ENOMEM, "hub: out of memory");
     goto done;
@@ -448,25 +442,7 @@ static tl_status fetch_entry(tl__hub *h, const char *repo, tl_catalog_update_ite
   json_t *hub_total = json_object_get(hub_st, "total");
   if (json_is_integer(hub_total) && json_integer_value(hub_total) > 0)
     it->hub_params_total = (uint64_t)json_integer_value(hub_total);
-  bool listed = json_is_array(json_object_get(info, "siblings"));
-  bool sharded = listed ? has_sibling(info, "model.safetensors.index.json") : true;
-  bool single = listed ? has_sibling(info, "model.safetensors") : true;
   char psrc[1024];
-  if (sharded) {
-    st = fetch_sharded(h, repo, &l, &it->n_files, err);
-    if (st == TL_ENOTFOUND && !listed && single) { /* no index: try the single file */
-      tl_error_clear(err);
-      st = TL_OK;
-      sharded = false;
-    }
-    if (st != TL_OK)
-      goto done;
-  }
-  if (!sharded && single) {
-    if ((st = fetch_header(h, repo, "model.safetensors", &l, err)) != TL_OK)
-      goto done;
-    it->n_files = 1;
-  }
   if (l.n > 0) {
     /* routed experts (".experts." tensors, one per expert or stacked) count
      * num_experts_per_tok / num_experts of their elements as active; scaled
@@ -485,12 +461,12 @@ static tl_status fetch_entry(tl__hub *h, const char *repo, tl_catalog_update_ite
     it->params_active = total;
     if (hs == TL_OK && hp.n_expert > 0 && hp.n_expert_used <= hp.n_expert)
       it->params_active = total - routed + routed * hp.n_expert_used / hp.n_expert;
-    snprintf(psrc, sizeof psrc, "%s/%s (safetensors headers: %zu tensors in %u file%s)", tl__hub_endpoint(h), repo, l.n,
+    snprintf(psrc, sizeof psrc, "%s/%s (safetensors headers: %zu tensors in %u file%s)", endpoint, repo, l.n,
              it->n_files, it->n_files == 1 ? "" : "s");
   } else if (it->hub_params_total) {
     it->params_total = it->params_active = it->hub_params_total;
     snprintf(psrc, sizeof psrc, "%s/api/models/%s (safetensors.total; the repository has no model.safetensors)",
-             tl__hub_endpoint(h), repo);
+             endpoint, repo);
   } else {
     st = tl__error_set(err, TL_EUNSUPPORTED, "hub: '%s' has no safetensors weights to count parameters from", repo);
     goto done;
@@ -509,7 +485,7 @@ static tl_status fetch_entry(tl__hub *h, const char *repo, tl_catalog_update_ite
     goto done;
   }
   char src[1024];
-  snprintf(src, sizeof src, "%s/%s/resolve/main/config.json", tl__hub_endpoint(h), repo);
+  snprintf(src, sizeof src, "%s/%s/resolve/main/config.json", endpoint, repo);
   e = json_object();
   if (!e) {
     st = tl__error_set(err, TL_ENOMEM, "hub: out of memory");
@@ -554,12 +530,78 @@ static tl_status fetch_entry(tl__hub *h, const char *repo, tl_catalog_update_ite
   *out = e;
   e = NULL;
 done:
-  tl__free(l.v);
-  tl__free(cr.body);
-  json_decref(info);
   json_decref(cfg);
   json_decref(e);
   return st;
+}
+
+
+/* Fetches repo's model info, config.json and safetensors headers and builds its entry. */
+static tl_status fetch_entry(tl__hub *h, const char *repo, tl_catalog_update_item *it, json_t **out, tl_error *err)
+{
+  if (!valid_repo(repo))
+    return tl__error_set(err, TL_EINVAL, "hub: '%s' is not a Hugging Face repository id (owner/name)", repo);
+  char path[512];
+  json_t *info = NULL;
+  tl__hub_resp cr = {0};
+  tl__st_list l = {0};
+  tl_status st;
+  snprintf(path, sizeof path, "/api/models/%s", repo);
+  if ((st = get_json(h, TL__HUB_MODEL, path, repo, "the model info", LIMIT_INFO, false, &info, err)) != TL_OK)
+    goto done;
+  snprintf(path, sizeof path, "/%s/resolve/main/config.json", repo);
+  if ((st = tl__hub_get(h, TL__HUB_FILE, path, repo, "config.json", LIMIT_CONFIG, 0, 0, &cr, err)) != TL_OK)
+    goto done;
+  /* a config.json that is not JSON fails before any weights are asked for */
+  json_t *probe = NULL;
+  if ((st = parse_json(&cr, "config.json", repo, false, &probe, err)) != TL_OK)
+    goto done;
+  json_decref(probe);
+  bool listed = json_is_array(json_object_get(info, "siblings"));
+  bool sharded = listed ? has_sibling(info, "model.safetensors.index.json") : true;
+  bool single = listed ? has_sibling(info, "model.safetensors") : true;
+  if (sharded) {
+    st = fetch_sharded(h, repo, &l, &it->n_files, err);
+    if (st == TL_ENOTFOUND && !listed && single) { /* no index: try the single file */
+      tl_error_clear(err);
+      st = TL_OK;
+      sharded = false;
+    }
+    if (st != TL_OK)
+      goto done;
+  }
+  if (!sharded && single) {
+    if ((st = fetch_header(h, repo, "model.safetensors", &l, err)) != TL_OK)
+      goto done;
+    it->n_files = 1;
+  }
+  st = build_entry(tl__hub_endpoint(h), repo, info, cr.body, cr.len, &l, it, out, err);
+done:
+  tl__free(l.v);
+  tl__free(cr.body);
+  json_decref(info);
+  return st;
+}
+
+tl_status tl__catalog_entry_from_hub(const char *endpoint, const char *repo, const char *info_text, size_t info_len,
+                                     const char *cfg_text, size_t cfg_len, const tl_tensor_desc *tensors, size_t n,
+                                     tl_catalog_update_item *it, char **entry_json, tl_error *err)
+{
+  tl__hub_resp ir = {.body = (char *)info_text, .len = info_len};
+  json_t *info = NULL, *e = NULL;
+  tl_status st = parse_json(&ir, "the model info", repo, false, &info, err);
+  if (st != TL_OK)
+    return st;
+  tl__st_list l = {.v = (tl_tensor_desc *)tensors, .n = n, .cap = n};
+  st = build_entry(endpoint, repo, info, cfg_text, cfg_len, &l, it, &e, err);
+  json_decref(info);
+  if (st != TL_OK)
+    return st;
+  char *text = json_dumps(e, JSON_COMPACT);
+  json_decref(e);
+  *entry_json = text ? tl__strdup(text) : NULL;
+  jfree(text);
+  return *entry_json ? TL_OK : tl__error_set(err, TL_ENOMEM, "hub: out of memory");
 }
 
 /* ---- the file ------------------------------------------------------------------------- */

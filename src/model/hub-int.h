@@ -46,4 +46,14 @@ const tl_error *tl__hub_down(const tl__hub *h);
 tl_status tl__hub_get(tl__hub *h, tl__hub_kind kind, const char *path, const char *repo, const char *what, size_t max,
                       uint64_t range_begin, uint64_t range_len, tl__hub_resp *r, tl_error *err);
 
+/* The catalog entry of repo from a model info document, config.json text and
+ * the tensors of its safetensors headers (n == 0: the info's
+ * safetensors.total), without the network: what tl_catalog_update does with
+ * the replies (it->n_files says how many files the tensors came from). On
+ * success *entry_json is the entry as JSON text (free with tl__free), and it
+ * holds the id, arch and counts. For tests and fuzzing. */
+tl_status tl__catalog_entry_from_hub(const char *endpoint, const char *repo, const char *info_text, size_t info_len,
+                                     const char *cfg_text, size_t cfg_len, const tl_tensor_desc *tensors, size_t n,
+                                     tl_catalog_update_item *it, char **entry_json, tl_error *err);
+
 #endif
