@@ -263,10 +263,13 @@ static tl_hub_options opts(const char *token)
   return (tl_hub_options){.endpoint = g_endpoint, .token = token, .timeout_s = 30};
 }
 
+/* dir/catalog.json, absent: th_tmpdir names directories by process id, which
+ * an earlier run may have used and left a catalog in. */
 static const char *catalog_path(const char *dir)
 {
   static char p[4200];
   snprintf(p, sizeof p, "%s/catalog.json", dir);
+  unlink(p);
   return p;
 }
 
@@ -545,6 +548,9 @@ static void test_cli_update_and_overlay(void **state)
   char ep[80], cache[4200];
   snprintf(ep, sizeof ep, "HF_ENDPOINT=http://127.0.0.1:%u", g_port);
   snprintf(cache, sizeof cache, "TAILOR_CACHE_DIR=%s/cache", dir);
+  char stale[4200];
+  snprintf(stale, sizeof stale, "%s/cache", dir);
+  (void)catalog_path(stale);
   const char *env[] = {ep, cache, "HF_TOKEN=", NULL};
   char *out = NULL, *errs = NULL;
   const char *up[] = {"catalog", "update", "Qwen/Qwen3-0.6B", NULL};
