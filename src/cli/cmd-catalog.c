@@ -1,5 +1,7 @@
-/* `tailor catalog list|show`: the models the catalog knows, with their
- * published facts; filters by family and tag. */
+/* `tailor catalog list|show|update`: the models the catalog knows, with their
+ * published facts; filters by family and tag; `update` fetches entries from
+ * the Hugging Face Hub into the user catalog. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,9 +11,18 @@
 static const char help[] =
     "Usage: tailor catalog list [--json] [--family F] [--tag T] [--catalog FILE]\n"
     "       tailor catalog show ID [--json] [--catalog FILE]\n"
+    "       tailor catalog update [OWNER/NAME...] [--trending N] [--json]\n"
     "\n"
     "List the catalog of known models, or show one entry with its published facts\n"
     "and the predicted GGUF size at its default mixture (see 'tailor inspect ID').\n"
+    "\n"
+    "update fetches each Hugging Face model's info, config.json and safetensors\n"
+    "headers (Range requests, no weights) and writes catalog entries with exact\n"
+    "parameter counts to the user catalog, which every command overlays on the\n"
+    "built-in one: $TAILOR_CACHE_DIR/catalog.json, else\n"
+    "$XDG_CACHE_HOME/tailor/catalog.json, else ~/.cache/tailor/catalog.json\n"
+    "(TAILOR_CACHE_DIR=none turns it off). HF_ENDPOINT names another hub,\n"
+    "HF_TOKEN is sent for gated models.\n"
     "\n"
     "Options:\n"
     "  --json          machine-readable output\n"
@@ -19,6 +30,7 @@ static const char help[] =
     "  --tag T         only models tagged T (general, coding, reasoning, chat,\n"
     "                  multimodal, embedding)\n"
     "  --catalog FILE  overlay a catalog file (same schema as data/models.json)\n"
+    "  --trending N    update: also the N (1..100) trending text-generation models\n"
     "  -h, --help      show this help\n";
 
 static bool has_tag(const tl_catalog_entry *e, const char *tag)
@@ -115,52 +127,179 @@ static int show(tl_catalog *cat, const char *id, bool json)
   return TL_EXIT_OK;
 }
 
+static void on_progress(const tl_catalog_update_item *it, size_t i, size_t n, void *user)
+{
+  bool json = *(bool *)user;
+  FILE *f = json ? stderr : stdout;
+  char a[32];
+  if (it->status == TL_OK)
+    fprintf(f, "[%zu/%zu] %s -> %s: %s (%s), %s parameters from %u safetensors file%s, context %u\n", i + 1, n,
+            it->repo, it->id, it->arch, it->in_registry ? "in the registry" : "not in the registry",
+            tl_cli_fmt_count(it->params_total, a, sizeof a), it->n_files, it->n_files == 1 ? "" : "s",
+            it->context_length);
+  else
+    fprintf(f, "[%zu/%zu] %s: failed: %s\n", i + 1, n, it->repo, it->err.message);
+  fflush(f);
+}
+
+static int update(int n_ids, const char *const *ids, long trending, bool json)
+{
+  tl_error err;
+  char path[4096];
+  if (tl_catalog_user_path(path, sizeof path, &err) != TL_OK)
+    return tl_cli_fail("catalog", "%s", err.message);
+  char **trend = NULL;
+  size_t n_trend = 0;
+  if (trending > 0 && tl_hub_list_trending(NULL, (uint32_t)trending, &trend, &n_trend, &err) != TL_OK)
+    return tl_cli_fail("catalog", "%s", err.message);
+  size_t n = (size_t)n_ids + n_trend;
+  const char **repos = calloc(n ? n : 1, sizeof *repos);
+  tl_catalog_update_item *items = calloc(n ? n : 1, sizeof *items);
+  if (!repos || !items) {
+    free(repos);
+    free(items);
+    tl_hub_repos_free(trend, n_trend);
+    return tl_cli_fail("catalog", "out of memory");
+  }
+  for (int i = 0; i < n_ids; i++)
+    repos[i] = ids[i];
+  for (size_t i = 0; i < n_trend; i++)
+    repos[(size_t)n_ids + i] = trend[i];
+  if (!json)
+    printf("updating %s from %zu model%s\n", path, n, n == 1 ? "" : "s");
+  tl_status st = tl_catalog_update(NULL, path, repos, n, items, on_progress, &json, &err);
+  size_t failed = 0;
+  for (size_t i = 0; i < n; i++)
+    failed += items[i].status != TL_OK;
+  if (json) {
+    json_t *o = json_object(), *arr = json_array();
+    json_object_set_new(o, "catalog", json_string(path));
+    json_object_set_new(o, "written", json_boolean(st == TL_OK && failed < n));
+    for (size_t i = 0; i < n; i++) {
+      const tl_catalog_update_item *it = &items[i];
+      json_t *e = json_object();
+      json_object_set_new(e, "repo", json_string(it->repo));
+      json_object_set_new(e, "ok", json_boolean(it->status == TL_OK));
+      if (it->status == TL_OK) {
+        json_object_set_new(e, "id", json_string(it->id));
+        json_object_set_new(e, "arch", json_string(it->arch));
+        json_object_set_new(e, "in_registry", json_boolean(it->in_registry));
+        json_object_set_new(e, "params_total", json_integer((json_int_t)it->params_total));
+        json_object_set_new(e, "params_active", json_integer((json_int_t)it->params_active));
+        if (it->hub_params_total)
+          json_object_set_new(e, "hub_params_total", json_integer((json_int_t)it->hub_params_total));
+        json_object_set_new(e, "context_length", json_integer(it->context_length));
+        json_object_set_new(e, "safetensors_files", json_integer(it->n_files));
+      } else {
+        json_object_set_new(e, "error", json_string(it->err.message));
+        json_object_set_new(e, "code", json_string(tl_status_name(it->status)));
+      }
+      json_array_append_new(arr, e);
+    }
+    json_object_set_new(o, "models", arr);
+    if (st != TL_OK)
+      json_object_set_new(o, "error", json_string(err.message));
+    char *s = json_dumps(o, JSON_INDENT(2));
+    if (s)
+      puts(s);
+    free(s);
+    json_decref(o);
+  }
+  free(repos);
+  free(items);
+  tl_hub_repos_free(trend, n_trend);
+  if (st != TL_OK)
+    return json ? TL_EXIT_FAILURE : tl_cli_fail("catalog", "%s", err.message);
+  if (!json && failed < n)
+    printf("%zu of %zu written to %s\n", n - failed, n, path);
+  else if (!json)
+    printf("nothing written; %s is as it was\n", path);
+  if (failed)
+    return json ? TL_EXIT_FAILURE : tl_cli_fail("catalog", "%zu of %zu models failed (see above)", failed, n);
+  return TL_EXIT_OK;
+}
+
 static int run(int argc, char **argv)
 {
-  const char *sub = NULL, *id = NULL, *family = NULL, *tag = NULL, *catalog_file = NULL;
+  const char *sub = NULL, *family = NULL, *tag = NULL, *catalog_file = NULL;
+  const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  int n_pos = 0;
+  long trending = 0;
   bool json = false;
+  int rc = TL_EXIT_OK;
+  if (!pos)
+    return tl_cli_fail("catalog", "out of memory");
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--json"))
       json = true;
-    else if (!strcmp(a, "--family") || !strcmp(a, "--tag") || !strcmp(a, "--catalog")) {
-      if (i + 1 >= argc)
-        return tl_cli_usage_error("catalog", "%s needs a value", a);
-      if (a[2] == 'f')
+    else if (!strcmp(a, "--family") || !strcmp(a, "--tag") || !strcmp(a, "--catalog") || !strcmp(a, "--trending")) {
+      if (i + 1 >= argc) {
+        rc = tl_cli_usage_error("catalog", "%s needs a value", a);
+        goto out;
+      }
+      if (!strcmp(a, "--family"))
         family = argv[++i];
-      else if (a[2] == 't')
+      else if (!strcmp(a, "--tag"))
         tag = argv[++i];
-      else
+      else if (!strcmp(a, "--catalog"))
         catalog_file = argv[++i];
-    } else if (a[0] == '-' && a[1] != '\0')
-      return tl_cli_usage_error("catalog", "unknown option '%s'", a);
-    else if (!sub)
+      else {
+        char *end;
+        errno = 0;
+        trending = strtol(argv[++i], &end, 10);
+        if (errno || *end || end == argv[i] || trending < 1 || trending > 100) {
+          rc = tl_cli_usage_error("catalog", "--trending takes a number of models from 1 to 100, not '%s'", argv[i]);
+          goto out;
+        }
+      }
+    } else if (a[0] == '-' && a[1] != '\0') {
+      rc = tl_cli_usage_error("catalog", "unknown option '%s'", a);
+      goto out;
+    } else if (!sub)
       sub = a;
-    else if (!id)
-      id = a;
     else
-      return tl_cli_usage_error("catalog", "unexpected argument '%s'", a);
+      pos[n_pos++] = a;
   }
-  if (!sub)
-    return tl_cli_usage_error("catalog", "missing subcommand: list or show");
-  bool is_list = !strcmp(sub, "list"), is_show = !strcmp(sub, "show");
-  if (!is_list && !is_show)
-    return tl_cli_usage_error("catalog", "unknown subcommand '%s' (list or show)", sub);
-  if (is_list && id)
-    return tl_cli_usage_error("catalog", "list takes no ID");
-  if (is_show && !id)
-    return tl_cli_usage_error("catalog", "show needs an ID");
+  if (!sub) {
+    rc = tl_cli_usage_error("catalog", "missing subcommand: list, show or update");
+    goto out;
+  }
+  bool is_list = !strcmp(sub, "list"), is_show = !strcmp(sub, "show"), is_update = !strcmp(sub, "update");
+  if (!is_list && !is_show && !is_update)
+    rc = tl_cli_usage_error("catalog", "unknown subcommand '%s' (list, show or update)", sub);
+  else if (is_list && n_pos)
+    rc = tl_cli_usage_error("catalog", "list takes no ID");
+  else if (is_show && n_pos != 1)
+    rc = n_pos ? tl_cli_usage_error("catalog", "unexpected argument '%s'", pos[1])
+               : tl_cli_usage_error("catalog", "show needs an ID");
+  else if (!is_update && trending)
+    rc = tl_cli_usage_error("catalog", "--trending belongs to update");
+  else if (is_update && (family || tag || catalog_file))
+    rc = tl_cli_usage_error("catalog", "update takes OWNER/NAME ids, --trending N and --json");
+  else if (is_update && !n_pos && !trending)
+    rc = tl_cli_usage_error("catalog", "update needs OWNER/NAME ids or --trending N");
+  if (rc != TL_EXIT_OK)
+    goto out;
+  if (is_update) {
+    rc = update(n_pos, pos, trending, json);
+    goto out;
+  }
   tl_catalog *cat = tl_cli_catalog_load("catalog", catalog_file);
-  if (!cat)
-    return TL_EXIT_FAILURE;
-  int rc = is_list ? list(cat, json, family, tag) : show(cat, id, json);
+  if (!cat) {
+    rc = TL_EXIT_FAILURE;
+    goto out;
+  }
+  rc = is_list ? list(cat, json, family, tag) : show(cat, pos[0], json);
   tl_catalog_free(cat);
+out:
+  free(pos);
   return rc;
 }
 
 const tl_cli_command tl_cli_cmd_catalog = {
     .name = "catalog",
-    .summary = "list the known models or show one: tailor catalog list|show ID",
+    .summary = "list the known models, show one, or add models from the Hugging Face Hub",
     .help = help,
     .run = run,
 };

@@ -182,7 +182,7 @@ static int run(int argc, char **argv)
 
   /* The catalog is needed for catalog ids only: a file or directory opens without it. */
   if ((access(src, F_OK) != 0 || catalog_file) &&
-      (tl_catalog_load_default(&cat, &err) ||
+      (tl_catalog_load_user(&cat, &err) ||
        (catalog_file && tl_catalog_add_file(cat, catalog_file, &err)))) {
     rc = tl_cli_fail("config", "%s", err.message);
     goto out;

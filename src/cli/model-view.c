@@ -35,7 +35,7 @@ tl_catalog *tl_cli_catalog_load(const char *cmd, const char *user_file)
 {
   tl_error err;
   tl_catalog *c = NULL;
-  if (tl_catalog_load_default(&c, &err) != TL_OK) {
+  if (tl_catalog_load_user(&c, &err) != TL_OK) {
     tl_cli_fail(cmd, "%s", err.message);
     return NULL;
   }

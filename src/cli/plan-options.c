@@ -145,7 +145,7 @@ tl_catalog *tl_cli_plan_catalog(const tl_cli_plan_opts *o, const char *cmd)
 {
   tl_catalog *c = NULL;
   tl_error err;
-  if (tl_catalog_load_default(&c, &err) != TL_OK) {
+  if (tl_catalog_load_user(&c, &err) != TL_OK) {
     tl_cli_fail(cmd, "catalog: %s", err.message);
     return NULL;
   }

@@ -496,7 +496,7 @@ tl_status tl_model_desc_open(const char *src, const tl_catalog *c, tl_ftype ftyp
   }
   tl_catalog *own = NULL;
   if (!c) {
-    tl_status st = tl_catalog_load_default(&own, err);
+    tl_status st = tl_catalog_load_user(&own, err);
     if (st != TL_OK)
       return st;
     c = own;

@@ -32,7 +32,7 @@ static void hf_repo_of(const tl_model_desc *m, const char *src, char *buf, size_
   if (m->source_kind != TL_SOURCE_CATALOG || !m->catalog_id[0])
     return;
   tl_catalog *c = NULL;
-  if (tl_catalog_load_default(&c, NULL) != TL_OK)
+  if (tl_catalog_load_user(&c, NULL) != TL_OK)
     return;
   const tl_catalog_entry *e = tl_catalog_find(c, m->catalog_id);
   if (e && e->hf_repo && e->hf_repo[0])
