@@ -122,6 +122,7 @@ typedef struct tl_plan_settings {
   tl_use_case use_case;
   double quality_benchmark; /* published benchmark score 0-100 (catalog "quality"), < 0 = none */
   char family[32];          /* marketing family for the quality heuristic ("qwen3"), "" = unknown */
+  double release_year;      /* release date as a fractional year (2024.5), 0 = unknown */
   const tl_efficiency *eff; /* NULL = tl_efficiency_default */
 } tl_plan_settings;
 

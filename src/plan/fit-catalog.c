@@ -21,6 +21,11 @@ void tl_plan_settings_from_catalog(tl_plan_settings *s, const tl_catalog_entry *
     return;
   s->quality_benchmark = e->has_quality ? e->quality_score : -1;
   snprintf(s->family, sizeof s->family, "%s", e->family ? e->family : "");
+  int y = 0, mo = 0, d = 0;
+  s->release_year = 0;
+  if (e->release_date && sscanf(e->release_date, "%d-%d-%d", &y, &mo, &d) >= 2 && y > 2000 &&
+      mo >= 1 && mo <= 12)
+    s->release_year = y + (mo - 1) / 12.0;
 }
 
 void tl_fit_query_init(tl_fit_query *q)
@@ -351,6 +356,7 @@ tl_status tl_fit_catalog(const tl_catalog *c, const tl_hw *hw, const tl_fit_quer
       snprintf(r->family, sizeof r->family, "%s", s.family[0] ? s.family : j.stub[at].hp.arch_name);
       snprintf(r->license, sizeof r->license, "%s", e->license ? e->license : "");
       r->plan.settings.quality_benchmark = s.quality_benchmark;
+      r->plan.settings.release_year = s.release_year;
       memcpy(r->plan.settings.family, s.family, sizeof s.family);
       tl__score_plan(&j.stub[at], &r->plan);
     }

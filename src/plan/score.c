@@ -64,6 +64,14 @@ double tl__quality_base(const tl_model_desc *m, const tl_plan_settings *s)
     double t = (log10(eff) - log10(tiers[i - 1].params)) / (log10(tiers[i].params) - log10(tiers[i - 1].params));
     q = tiers[i - 1].score + t * (tiers[i].score - tiers[i - 1].score);
   }
+  /* Recency: at a fixed size, newer models are better (capability per
+   * parameter has roughly doubled every few months: Xiao et al. 2024,
+   * "Densing Law of LLMs", arXiv:2412.04315). 3 points a year either side of
+   * 2024.0, at most 6; a judgement, like the tiers, documented in docs/plan.md. */
+  if (s->release_year > 0) {
+    double r = 3.0 * (s->release_year - 2024.0);
+    q += r > 6 ? 6 : r < -6 ? -6 : r;
+  }
   const char *fam = s->family[0] ? s->family : m->hp.arch_name;
   for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
     if (strncmp(fam, families[i].family, strlen(families[i].family)) == 0) {
