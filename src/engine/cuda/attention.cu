@@ -174,17 +174,42 @@ static __global__ void k_attention_combine(const float *__restrict__ part,
 }
 
 template <int D>
+static size_t attention_smem(void)
+{
+  return ((size_t)ATT_ROWS * 32 * D + (size_t)ATT_BK * (32 * D + 1) + (size_t)ATT_BK * 32 * D) *
+         sizeof(float);
+}
+
+template <int D>
+static tl_status attention_init_one(tl__cuda *c)
+{
+  const size_t smem = attention_smem<D>();
+  if (smem > 48 * 1024 && smem <= c->smem_optin)
+    TL__CUDA_TRY(c, cudaFuncSetAttribute(k_attention<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         (int)smem));
+  return TL_OK;
+}
+
+tl_status tl__cuda_attention_init(tl__cuda *c)
+{
+  tl_status st = attention_init_one<1>(c);
+  if (st == TL_OK)
+    st = attention_init_one<2>(c);
+  if (st == TL_OK)
+    st = attention_init_one<4>(c);
+  if (st == TL_OK)
+    st = attention_init_one<8>(c);
+  return st;
+}
+
+template <int D>
 static tl_status launch_attention(tl__cuda *c, const att_plan *p, const tl__cuda_kv_layer *kv,
                                   const float *q, uint32_t m, uint32_t pos0, uint32_t n_head,
                                   uint32_t n_head_kv, float scale, float *part, float2 *ml)
 {
-  const size_t smem = ((size_t)ATT_ROWS * 32 * D + (size_t)ATT_BK * (32 * D + 1) +
-                       (size_t)ATT_BK * 32 * D) * sizeof(float);
+  const size_t smem = attention_smem<D>();
   if (smem > c->smem_optin)
     return tl__cuda_bad(c, TL_EUNSUPPORTED, "attention: head dimension needs too much shared memory");
-  if (smem > 48 * 1024)
-    TL__CUDA_TRY(c, cudaFuncSetAttribute(k_attention<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         (int)smem));
   dim3 grid(p->n_tiles, n_head_kv, p->n_split);
   k_attention<D><<<grid, ATT_WARPS * 32, smem, c->stream>>>(
       q, (const __half *)kv->k, (const __half *)kv->v, kv->row, m, pos0, n_head, p->gqa, p->qt,

@@ -94,6 +94,11 @@ tl_status tl__cuda_create(int device, size_t workspace_bytes, tl__cuda **out, tl
     tl__cuda_free(c);
     return tl__error_set(err, TL_EDEVICE, "cuda: device %d: cuBLAS could not start", device);
   }
+  if (tl__cuda_attention_init(c) != TL_OK || tl__cuda_sample_init(c) != TL_OK) {
+    tl_status st = tl__error_set(err, TL_EDEVICE, "%s", c->msg);
+    tl__cuda_free(c);
+    return st;
+  }
   *out = c;
   return TL_OK;
 }

@@ -29,6 +29,11 @@ tl_status tl__cuda_check_launch(tl__cuda *c, const char *what);
 /* Records an argument error (TL_EINVAL / TL_EUNSUPPORTED / TL_ELIMIT). */
 tl_status tl__cuda_bad(tl__cuda *c, tl_status st, const char *what);
 
+/* Raise the shared-memory limits of the kernels that need more than 48 KiB,
+ * once at creation (never during graph capture). */
+tl_status tl__cuda_attention_init(tl__cuda *c);
+tl_status tl__cuda_sample_init(tl__cuda *c);
+
 #define TL__CUDA_TRY(c, call)                                                                      \
   do {                                                                                             \
     cudaError_t e_ = (call);                                                                       \

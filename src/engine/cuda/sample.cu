@@ -143,11 +143,15 @@ tl_status tl__cuda_topk(tl__cuda *c, const float *x, uint32_t n, uint32_t k, flo
   if (st != TL_OK)
     return st;
   const size_t smem = (size_t)p * 8;
-  if (smem > 48 * 1024)
-    TL__CUDA_TRY(c, cudaFuncSetAttribute(k_topk_merge, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         (int)smem));
   k_topk_merge<<<1, 1024, smem, c->stream>>>(cv, ci, nc, p, k, vals, ids);
   return tl__cuda_check_launch(c, "topk merge");
+}
+
+tl_status tl__cuda_sample_init(tl__cuda *c)
+{
+  TL__CUDA_TRY(c, cudaFuncSetAttribute(k_topk_merge, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       TOPK_MERGE * 8));
+  return TL_OK;
 }
 
 static __global__ void k_sample(const float *__restrict__ vals, const int32_t *__restrict__ ids,
