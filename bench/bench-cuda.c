@@ -280,19 +280,16 @@ static void decode_step(model *md, uint32_t pos)
   for (int l = 0; l < md->n_layer; l++) {
     tl__cuda_weight *w = md->lw[l];
     CHECK(tl__cuda_rmsnorm(cu, md->xb, md->x, md->attn_norm[l], 1, md->dim, eps, md->xq));
-    CHECK(tl__cuda_matvec(cu, &w[L_Q], md->xb, md->xq, 1, md->q, false));
-    CHECK(tl__cuda_matvec(cu, &w[L_K], md->xb, md->xq, 1, md->k, false));
-    CHECK(tl__cuda_matvec(cu, &w[L_V], md->xb, md->xq, 1, md->v, false));
-    CHECK(tl__cuda_rope(cu, md->q, 1, md->n_head, md->hd, md->pos, md->freq, md->hd, false, 1.0f));
-    CHECK(tl__cuda_rope(cu, md->k, 1, md->n_kv, md->hd, md->pos, md->freq, md->hd, false, 1.0f));
-    CHECK(tl__cuda_kv_store(cu, &md->kv[l], pos, 1, md->k, md->v));
+    float *qkv[3] = {md->q, md->k, md->v};
+    CHECK(tl__cuda_matvec_multi(cu, &w[L_Q], 3, md->xb, md->xq, 1, qkv, false));
+    CHECK(tl__cuda_rope_qk_store(cu, md->q, md->k, md->v, 1, md->n_head, md->n_kv, md->hd, md->pos,
+                                 md->freq, md->hd, false, 1.0f, &md->kv[l], pos));
     CHECK(tl__cuda_attention(cu, &md->kv[l], md->q, 1, pos, md->n_head, md->n_kv, md->hd, scale,
-                             md->att));
-    CHECK(tl__cuda_quantize_act(cu, md->att, md->dim, md->xq));
+                             md->att, md->xq));
     CHECK(tl__cuda_matvec(cu, &w[L_O], md->att, md->xq, 1, md->x, true));
     CHECK(tl__cuda_rmsnorm(cu, md->xb, md->x, md->ffn_norm[l], 1, md->dim, eps, md->xq));
-    CHECK(tl__cuda_matvec(cu, &w[L_GATE], md->xb, md->xq, 1, md->gate, false));
-    CHECK(tl__cuda_matvec(cu, &w[L_UP], md->xb, md->xq, 1, md->up, false));
+    float *gu[2] = {md->gate, md->up};
+    CHECK(tl__cuda_matvec_multi(cu, &w[L_GATE], 2, md->xb, md->xq, 1, gu, false));
     CHECK(tl__cuda_swiglu(cu, md->gate, md->gate, md->up, md->ff, md->xq_ff));
     CHECK(tl__cuda_matvec(cu, &w[L_DOWN], md->gate, md->xq_ff, 1, md->x, true));
   }

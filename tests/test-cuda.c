@@ -234,6 +234,41 @@ static void test_matvec(void **state)
   }
 }
 
+/* q, k, v (or gate, up) in one launch equal three separate products. */
+static void test_matvec_multi(void **state)
+{
+  (void)state;
+  const tl_qtype types[] = {TL_QTYPE_Q4_K, TL_QTYPE_Q6_K, TL_QTYPE_F16};
+  for (size_t t = 0; t < 3; t++) {
+    hweight w[3];
+    const int64_t rows[3] = {256, 64, 70}, k = 1024;
+    const uint32_t m = 2;
+    tl__cuda_weight dw[3];
+    float *dy[3];
+    for (int i = 0; i < 3; i++) {
+      hweight_make(&w[i], types[t], rows[i], k);
+      dw[i] = w[i].dw;
+      dy[i] = dev_poisoned(m * rows[i]);
+    }
+    float *x = host_random((size_t)m * k, 1.0f), *dx = dev_upload(x, sizeof(float) * m * k);
+    check_ok(tl__cuda_matvec_multi(cu, dw, 3, dx, NULL, m, dy, false));
+    for (int i = 0; i < 3; i++) {
+      float *y = malloc(sizeof(float) * m * rows[i]);
+      dev_download(y, dy[i], sizeof(float) * m * rows[i]);
+      double *ref = ref_matmul(&w[i], x, m, NULL);
+      char what[64];
+      snprintf(what, sizeof what, "matvec_multi %s part %d", tl__qtype_traits_get(types[t])->name, i);
+      expect_close(what, y, ref, (size_t)m * rows[i], types[t] == TL_QTYPE_F16 ? 1e-5 : 2e-2);
+      free(ref);
+      free(y);
+      tl__cuda_mfree(cu, dy[i]);
+      hweight_free(&w[i]);
+    }
+    free(x);
+    tl__cuda_mfree(cu, dx);
+  }
+}
+
 static void test_matmul_gemm(void **state)
 {
   (void)state;
@@ -464,6 +499,64 @@ static void test_rope(void **state)
   }
 }
 
+/* The fused rope + store equals rope, rope, kv_store bit for bit. */
+static void test_rope_qk_store(void **state)
+{
+  (void)state;
+  const uint32_t m = 3, nh = 8, nkv = 2, hd = 128, row = nkv * hd, pos0 = 10;
+  const size_t nq = (size_t)m * nh * hd, nk = (size_t)m * row;
+  double freq[64];
+  for (int i = 0; i < 64; i++)
+    freq[i] = pow(10000.0, -2.0 * i / 128);
+  int32_t pos[3] = {10, 11, 12};
+  float *q = host_random(nq, 1.0f), *k = host_random(nk, 1.0f), *v = host_random(nk, 1.0f);
+  double *dfreq = dev_upload(freq, sizeof freq);
+  int32_t *dpos = dev_upload(pos, sizeof pos);
+  float *q1 = dev_upload(q, nq * 4), *k1 = dev_upload(k, nk * 4), *q2 = dev_upload(q, nq * 4),
+        *k2 = dev_upload(k, nk * 4), *dv = dev_upload(v, nk * 4);
+  const size_t cache = (size_t)(pos0 + m) * row * 2;
+  tl__cuda_kv_layer a = {tl__cuda_malloc(cu, cache), tl__cuda_malloc(cu, cache), row};
+  tl__cuda_kv_layer b = {tl__cuda_malloc(cu, cache), tl__cuda_malloc(cu, cache), row};
+  check_ok(tl__cuda_memset(cu, a.k, 0x11, cache));
+  check_ok(tl__cuda_memset(cu, a.v, 0x11, cache));
+  check_ok(tl__cuda_memset(cu, b.k, 0x11, cache));
+  check_ok(tl__cuda_memset(cu, b.v, 0x11, cache));
+  check_ok(tl__cuda_rope(cu, q1, m, nh, hd, dpos, dfreq, hd, true, 1.0f));
+  check_ok(tl__cuda_rope(cu, k1, m, nkv, hd, dpos, dfreq, hd, true, 1.0f));
+  check_ok(tl__cuda_kv_store(cu, &a, pos0, m, k1, dv));
+  check_ok(tl__cuda_rope_qk_store(cu, q2, k2, dv, m, nh, nkv, hd, dpos, dfreq, hd, true, 1.0f, &b, pos0));
+  uint8_t *h1 = malloc(cache), *h2 = malloc(cache);
+  float *f1 = malloc(nq * 4), *f2 = malloc(nq * 4);
+  dev_download(f1, q1, nq * 4);
+  dev_download(f2, q2, nq * 4);
+  double *ref = malloc(sizeof(double) * cache);
+  for (size_t i = 0; i < nq; i++)
+    ref[i] = f1[i];
+  expect_close("rope_qk_store q", f2, ref, nq, 1e-7);
+  float *c2 = malloc(sizeof(float) * cache);
+  for (int which = 0; which < 2; which++) {
+    dev_download(h1, which ? a.v : a.k, cache);
+    dev_download(h2, which ? b.v : b.k, cache);
+    for (size_t i = 0; i < cache / 2; i++) {
+      ref[i] = tl__fp16_to_f32(((uint16_t *)h1)[i]);
+      c2[i] = tl__fp16_to_f32(((uint16_t *)h2)[i]);
+    }
+    expect_close(which ? "rope_qk_store v cache" : "rope_qk_store k cache", c2, ref, cache / 2, 1e-3);
+  }
+  free(c2);
+  free(ref);
+    free(h1);
+  free(h2);
+  free(f1);
+  free(f2);
+  free(q);
+  free(k);
+  free(v);
+  void *p[] = {dfreq, dpos, q1, k1, q2, k2, dv, a.k, a.v, b.k, b.v};
+  for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+    tl__cuda_mfree(cu, p[i]);
+}
+
 /* Causal GQA attention against float64 over the F16-rounded cache. */
 static void run_attention(uint32_t n_head, uint32_t n_kv, uint32_t hd, uint32_t m, uint32_t pos0)
 {
@@ -481,7 +574,11 @@ static void run_attention(uint32_t n_head, uint32_t n_kv, uint32_t hd, uint32_t 
   float *dq = dev_upload(q, (size_t)m * n_head * hd * 4);
   float *dout = dev_poisoned((size_t)m * n_head * hd);
   const float scale = 1.0f / sqrtf((float)hd);
-  check_ok(tl__cuda_attention(cu, &kv, dq, m, pos0, n_head, n_kv, hd, scale, dout));
+  const size_t n_out = (size_t)m * n_head * hd;
+  void *xq = tl__cuda_malloc(cu, tl__cuda_act_bytes((int64_t)n_out));
+  check_ok(tl__cuda_attention(cu, &kv, dq, m, pos0, n_head, n_kv, hd, scale, dout, xq));
+  check_act(dout, xq, n_out);
+  tl__cuda_mfree(cu, xq);
   float *out = malloc((size_t)m * n_head * hd * 4);
   dev_download(out, dout, (size_t)m * n_head * hd * 4);
 
@@ -552,9 +649,9 @@ static void test_sampling(void **state)
   const uint32_t n = 128256, k = 40;
   float *x = host_random(n, 3.0f);
   /* a tie at the top: the lower id wins */
-  x[90000] = 50.0f;
-  x[1234] = 50.0f;
-  x[77] = 49.0f;
+  x[90000] = 1000.0f;
+  x[1234] = 1000.0f;
+  x[77] = 999.0f;
   float *dx = dev_upload(x, n * 4);
   int32_t *dtok = tl__cuda_malloc(cu, 4);
   check_ok(tl__cuda_argmax(cu, dx, n, dtok));
@@ -662,7 +759,7 @@ static void test_bad_arguments(void **state)
   assert_int_equal(tl__cuda_matvec(cu, &w, d, NULL, 1, d, false), TL_EUNSUPPORTED);
   assert_true(strstr(tl__cuda_last_error(cu), "matvec") != NULL);
   tl__cuda_kv_layer kv = {.k = (uint16_t *)d, .v = (uint16_t *)d, .row = 96};
-  assert_int_equal(tl__cuda_attention(cu, &kv, d, 1, 0, 2, 2, 48, 1.0f, d), TL_EINVAL);
+  assert_int_equal(tl__cuda_attention(cu, &kv, d, 1, 0, 2, 2, 48, 1.0f, d, NULL), TL_EINVAL);
   assert_int_equal(tl__cuda_topk(cu, d, 100, 65, d, (int32_t *)d), TL_EINVAL);
   check_ok(tl__cuda_sync(cu));
   tl__cuda_mfree(cu, d);
@@ -694,10 +791,11 @@ int main(void)
     return 77;
   }
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_matvec),     cmocka_unit_test(test_matmul_gemm),
+      cmocka_unit_test(test_matvec),     cmocka_unit_test(test_matvec_multi),
+      cmocka_unit_test(test_matmul_gemm),
       cmocka_unit_test(test_dequantize), cmocka_unit_test(test_rmsnorm),
       cmocka_unit_test(test_elementwise), cmocka_unit_test(test_rope),
-      cmocka_unit_test(test_attention),  cmocka_unit_test(test_sampling),
+      cmocka_unit_test(test_rope_qk_store), cmocka_unit_test(test_attention),  cmocka_unit_test(test_sampling),
       cmocka_unit_test(test_graph),      cmocka_unit_test(test_bad_arguments),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -150,7 +150,8 @@ static __global__ void __launch_bounds__(ATT_WARPS * 32)
 
 static __global__ void k_attention_combine(const float *__restrict__ part,
                                            const float2 *__restrict__ ml, uint32_t n_split,
-                                           uint32_t n_rows, uint32_t hd, float *__restrict__ out)
+                                           uint32_t n_rows, uint32_t hd, float *__restrict__ out,
+                                           int8_t *qs, float2 *ds)
 {
   const uint32_t qi = blockIdx.x;
   float mx = -INFINITY;
@@ -169,7 +170,10 @@ static __global__ void k_attention_combine(const float *__restrict__ part,
       if (v.x != -INFINITY)
         o += __expf(v.x - mx) * part[((size_t)s * n_rows + qi) * hd + d];
     }
-    out[(size_t)qi * hd + d] = o / l;
+    const size_t i = (size_t)qi * hd + d;
+    out[i] = o / l;
+    if (qs) /* a warp holds 32 consecutive outputs: hd and blockDim are multiples of 32 */
+      tl__quantize32(o / l, qs + (i & ~(size_t)31), ds + (i >> 5));
   }
 }
 
@@ -219,7 +223,7 @@ static tl_status launch_attention(tl__cuda *c, const att_plan *p, const tl__cuda
 
 tl_status tl__cuda_attention(tl__cuda *c, const tl__cuda_kv_layer *kv, const float *q, uint32_t m,
                              uint32_t pos0, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
-                             float scale, float *out)
+                             float scale, float *out, void *xq)
 {
   if (!kv || m < 1 || n_head_kv < 1 || n_head % n_head_kv || head_dim % 32 ||
       head_dim > TL__CUDA_ATTN_MAX_HEAD_DIM || kv->row != n_head_kv * head_dim)
@@ -243,6 +247,7 @@ tl_status tl__cuda_attention(tl__cuda *c, const tl__cuda_kv_layer *kv, const flo
   if (st != TL_OK)
     return st;
   k_attention_combine<<<m * n_head, head_dim < 128 ? head_dim : 128, 0, c->stream>>>(
-      part, ml, p.n_split, m * n_head, head_dim, out);
+      part, ml, p.n_split, m * n_head, head_dim, out, (int8_t *)xq,
+      xq ? (float2 *)((char *)xq + tl__act_ds_offset((int64_t)m * n_head * head_dim)) : nullptr);
   return tl__cuda_check_launch(c, "attention_combine");
 }

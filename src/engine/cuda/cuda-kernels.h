@@ -93,6 +93,11 @@ tl_status tl__cuda_quantize_act(tl__cuda *c, const float *x, int64_t n, void *xq
  * workspace); F16 / BF16 use x as floats. accumulate adds to y. */
 tl_status tl__cuda_matvec(tl__cuda *c, const tl__cuda_weight *w, const float *x, const void *xq,
                           uint32_t m, float *y, bool accumulate);
+/* As tl__cuda_matvec for n_w (1..4) weights of one type and width in one
+ * launch (q, k and v; gate and up): y[i] (m, w[i].ne1) (+)= x . w[i]^T. */
+tl_status tl__cuda_matvec_multi(tl__cuda *c, const tl__cuda_weight *w, uint32_t n_w,
+                                const float *x, const void *xq, uint32_t m, float *const *y,
+                                bool accumulate);
 /* Any m: tl__cuda_matvec up to 8 rows, otherwise w dequantized to F16 tiles
  * and multiplied with x (converted to F16) by cuBLAS, accumulating in F32. */
 tl_status tl__cuda_matmul(tl__cuda *c, const tl__cuda_weight *w, const float *x, uint32_t m,
@@ -140,15 +145,24 @@ typedef struct tl__cuda_kv_layer {
 /* Writes k and v (m, kv->row floats) at positions pos0 .. pos0+m-1. */
 tl_status tl__cuda_kv_store(tl__cuda *c, const tl__cuda_kv_layer *kv, uint32_t pos0, uint32_t m,
                             const float *k, const float *v);
+/* tl__cuda_rope on q (m, n_head heads) and k (m, n_head_kv heads), then
+ * tl__cuda_kv_store of k and v at pos0: one launch for decode's three steps
+ * (same results as the separate calls). */
+tl_status tl__cuda_rope_qk_store(tl__cuda *c, float *q, float *k, const float *v, uint32_t m,
+                                 uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
+                                 const int32_t *pos, const double *freq, uint32_t n_rot, bool neox,
+                                 float mscale, const tl__cuda_kv_layer *kv, uint32_t pos0);
 /* out (m, n_head * head_dim): causal attention of q (m, n_head * head_dim) at
  * positions pos0 .. pos0+m-1 over cache rows 0 .. pos0+m-1, grouped query
  * heads (n_head a multiple of n_head_kv), scores scaled by scale. Flash
  * style (online softmax over key tiles in shared memory, no score matrix);
  * the keys are split over blocks when few queries would leave the device
- * idle (decode), and the parts combined. head_dim <= 256, multiple of 32. */
+ * idle (decode), and the parts combined. head_dim <= 256, multiple of 32.
+ * xq, when not NULL, also receives out quantized (as tl__cuda_quantize_act)
+ * for the output projection. */
 tl_status tl__cuda_attention(tl__cuda *c, const tl__cuda_kv_layer *kv, const float *q, uint32_t m,
                              uint32_t pos0, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
-                             float scale, float *out);
+                             float scale, float *out, void *xq);
 
 /* ---- sampling ---------------------------------------------------------------- */
 

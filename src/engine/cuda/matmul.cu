@@ -35,23 +35,39 @@ tl_status tl__cuda_quantize_act(tl__cuda *c, const float *x, int64_t n, void *xq
   return tl__cuda_check_launch(c, "quantize_act");
 }
 
+/* Up to four weights of one type and width read by one launch: their rows
+ * are numbered one after the other (q, k, v; gate, up). */
+#define MV_MAX_PARTS 4
+struct mv_parts {
+  const uint8_t *w[MV_MAX_PARTS];
+  float *y[MV_MAX_PARTS];
+  size_t row_bytes[MV_MAX_PARTS];
+  int begin[MV_MAX_PARTS + 1]; /* first global row of each part; begin[n] = total */
+  int n;
+};
+
 template <class T, int M>
 static __global__ void __launch_bounds__(MV_WARPS * 32)
-    k_matvec(const uint8_t *__restrict__ w, size_t row_bytes, int n, int units,
-             const int8_t *__restrict__ xq, const float2 *__restrict__ xds,
-             const float *__restrict__ x, float *__restrict__ y, int accumulate)
+    k_matvec(const mv_parts P, int units, const int8_t *__restrict__ xq,
+             const float2 *__restrict__ xds, const float *__restrict__ x, int accumulate)
 {
-  const int row = blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+  const int grow = blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
-  if (row >= n)
+  if (grow >= P.begin[P.n])
     return;
-  const uint8_t *wr = w + (size_t)row * row_bytes;
+  int p = 0;
+#pragma unroll
+  for (int i = 1; i < MV_MAX_PARTS; i++)
+    p += (i < P.n && grow >= P.begin[i]) ? 1 : 0;
+  const int row = grow - P.begin[p], n = P.begin[p + 1] - P.begin[p];
+  const uint8_t *wr = P.w[p] + (size_t)row * P.row_bytes[p];
+  float *y = P.y[p];
   const int64_t k = (int64_t)units * 32;
   float sum[M];
 #pragma unroll
   for (int m = 0; m < M; m++)
     sum[m] = 0.0f;
-#pragma unroll 2
+#pragma unroll 4
   for (int u = lane; u < units; u += 32) {
     if constexpr (T::INT8) {
       tl__unit_q o;
@@ -111,52 +127,70 @@ static tl_status check_weight(tl__cuda *c, const tl__cuda_weight *w, const char 
 }
 
 template <class T, int M>
-static void launch_matvec(tl__cuda *c, const tl__cuda_weight *w, const int8_t *qs,
-                          const float2 *ds, const float *x, float *y, bool accumulate)
-{
-  const int n = (int)w->ne1, units = (int)(w->ne0 / 32);
-  const unsigned blocks = (unsigned)((n + MV_WARPS - 1) / MV_WARPS);
-  k_matvec<T, M><<<blocks, MV_WARPS * 32, 0, c->stream>>>(
-      (const uint8_t *)w->data, w->row_bytes, n, units, qs, ds, x, y, accumulate ? 1 : 0);
-}
-
-template <class T, int M>
-static void launch_matvec_m(tl__cuda *c, uint32_t m, const tl__cuda_weight *w, const int8_t *qs,
-                            const float2 *ds, const float *x, float *y, bool accumulate)
+static void launch_matvec_m(tl__cuda *c, uint32_t m, const mv_parts &P, int units,
+                            const int8_t *qs, const float2 *ds, const float *x, bool accumulate)
 {
   if constexpr (M > 0) {
-    if (m == (uint32_t)M)
-      launch_matvec<T, M>(c, w, qs, ds, x, y, accumulate);
-    else
-      launch_matvec_m<T, M - 1>(c, m, w, qs, ds, x, y, accumulate);
+    if (m == (uint32_t)M) {
+      const unsigned blocks = (unsigned)((P.begin[P.n] + MV_WARPS - 1) / MV_WARPS);
+      k_matvec<T, M><<<blocks, MV_WARPS * 32, 0, c->stream>>>(P, units, qs, ds, x,
+                                                              accumulate ? 1 : 0);
+    } else {
+      launch_matvec_m<T, M - 1>(c, m, P, units, qs, ds, x, accumulate);
+    }
   }
 }
 
-tl_status tl__cuda_matvec(tl__cuda *c, const tl__cuda_weight *w, const float *x, const void *xq,
-                          uint32_t m, float *y, bool accumulate)
+tl_status tl__cuda_matvec_multi(tl__cuda *c, const tl__cuda_weight *w, uint32_t n_w,
+                                const float *x, const void *xq, uint32_t m, float *const *y,
+                                bool accumulate)
 {
-  tl_status st = check_weight(c, w, "matvec: bad weight");
-  if (st != TL_OK)
-    return st;
+  if (n_w < 1 || n_w > MV_MAX_PARTS)
+    return tl__cuda_bad(c, TL_EINVAL, "matvec: 1..4 weights");
+  mv_parts P = {};
+  P.n = (int)n_w;
+  int64_t rows = 0;
+  for (uint32_t i = 0; i < n_w; i++) {
+    tl_status st = check_weight(c, &w[i], "matvec: bad weight");
+    if (st != TL_OK)
+      return st;
+    if (w[i].type != w[0].type || w[i].ne0 != w[0].ne0)
+      return tl__cuda_bad(c, TL_EINVAL, "matvec: weights of one launch differ in type or width");
+    P.w[i] = (const uint8_t *)w[i].data;
+    P.y[i] = y[i];
+    P.row_bytes[i] = w[i].row_bytes;
+    P.begin[i] = (int)rows;
+    rows += w[i].ne1;
+  }
+  if (rows > INT32_MAX)
+    return tl__cuda_bad(c, TL_EINVAL, "matvec: too many rows");
+  P.begin[n_w] = (int)rows;
   if (m < 1 || m > TL__CUDA_MATVEC_MAX_M)
     return tl__cuda_bad(c, TL_EINVAL, "matvec: m must be 1..8");
-  const int64_t n_act = (int64_t)m * w->ne0;
+  const int64_t n_act = (int64_t)m * w[0].ne0;
   bool is_int = false;
-  tl__dispatch_type(w->type, [&]<class T>() { is_int = T::INT8; });
+  tl__dispatch_type(w[0].type, [&]<class T>() { is_int = T::INT8; });
   if (is_int && !xq) {
     if (tl__cuda_act_bytes(n_act) > c->ws_bytes)
       return tl__cuda_bad(c, TL_ELIMIT, "matvec: workspace too small");
-    st = tl__cuda_quantize_act(c, x, n_act, c->ws);
+    tl_status st = tl__cuda_quantize_act(c, x, n_act, c->ws);
     if (st != TL_OK)
       return st;
     xq = c->ws;
   }
   const int8_t *qs = (const int8_t *)xq;
   const float2 *ds = xq ? (const float2 *)((const char *)xq + tl__act_ds_offset(n_act)) : nullptr;
-  tl__dispatch_type(w->type, [&]<class T>() {
-    launch_matvec_m<T, TL__CUDA_MATVEC_MAX_M>(c, m, w, qs, ds, x, y, accumulate);
+  const int units = (int)(w[0].ne0 / 32);
+  tl__dispatch_type(w[0].type, [&]<class T>() {
+    launch_matvec_m<T, TL__CUDA_MATVEC_MAX_M>(c, m, P, units, qs, ds, x, accumulate);
   });
   return tl__cuda_check_launch(c, "matvec");
+}
+
+tl_status tl__cuda_matvec(tl__cuda *c, const tl__cuda_weight *w, const float *x, const void *xq,
+                          uint32_t m, float *y, bool accumulate)
+{
+  return tl__cuda_matvec_multi(c, w, 1, x, xq, m, &y, accumulate);
 }
 
 /* Dequantizes rows (row0 + r, or ids[r] when ids is set) to OutT. */

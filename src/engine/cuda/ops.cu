@@ -169,6 +169,55 @@ tl_status tl__cuda_rope(tl__cuda *c, float *x, uint32_t m, uint32_t n_head, uint
   return tl__cuda_check_launch(c, "rope");
 }
 
+/* Decode's three steps in one launch: RoPE on q and k of token blockIdx.x,
+ * then k and v of that token into the F16 cache at row pos0 + t. */
+static __global__ void k_rope_store(float *q, float *k, const float *__restrict__ v, int n_head,
+                                    int n_head_kv, int head_dim, const int32_t *__restrict__ pos,
+                                    const double *__restrict__ freq, int pairs, int neox,
+                                    float mscale, __half *kc, __half *vc, uint32_t row,
+                                    uint32_t pos0)
+{
+  extern __shared__ float cs[];
+  const int t = blockIdx.x;
+  for (int i = threadIdx.x; i < pairs; i += blockDim.x) {
+    double s, co;
+    sincos((double)pos[t] * freq[i], &s, &co);
+    cs[i] = (float)co * mscale;
+    cs[pairs + i] = (float)s * mscale;
+  }
+  __syncthreads();
+  float *qt = q + (int64_t)t * n_head * head_dim, *kt = k + (int64_t)t * n_head_kv * head_dim;
+  for (int j = threadIdx.x; j < (n_head + n_head_kv) * pairs; j += blockDim.x) {
+    const int h = j / pairs, i = j - h * pairs;
+    float *a = (h < n_head ? qt + h * head_dim : kt + (h - n_head) * head_dim) + (neox ? i : 2 * i);
+    float *b = a + (neox ? pairs : 1);
+    const float x0 = *a, x1 = *b, co = cs[i], sn = cs[pairs + i];
+    *a = x0 * co - x1 * sn;
+    *b = x0 * sn + x1 * co;
+  }
+  __syncthreads();
+  const size_t dst = (size_t)(pos0 + t) * row;
+  const float *vt = v + (int64_t)t * row;
+  for (uint32_t i = threadIdx.x; i < row; i += blockDim.x) {
+    kc[dst + i] = __float2half_rn(kt[i]);
+    vc[dst + i] = __float2half_rn(vt[i]);
+  }
+}
+
+tl_status tl__cuda_rope_qk_store(tl__cuda *c, float *q, float *k, const float *v, uint32_t m,
+                                 uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
+                                 const int32_t *pos, const double *freq, uint32_t n_rot, bool neox,
+                                 float mscale, const tl__cuda_kv_layer *kv, uint32_t pos0)
+{
+  if (!kv || m < 1 || n_rot < 2 || n_rot > head_dim || n_rot % 2 || kv->row != n_head_kv * head_dim)
+    return tl__cuda_bad(c, TL_EINVAL, "rope_qk_store: bad shape");
+  const int pairs = (int)(n_rot / 2);
+  k_rope_store<<<m, 256, 2 * pairs * sizeof(float), c->stream>>>(
+      q, k, v, (int)n_head, (int)n_head_kv, (int)head_dim, pos, freq, pairs, neox ? 1 : 0, mscale,
+      (__half *)kv->k, (__half *)kv->v, kv->row, pos0);
+  return tl__cuda_check_launch(c, "rope_qk_store");
+}
+
 static __global__ void k_kv_store(__half *kc, __half *vc, const float *__restrict__ k,
                                   const float *__restrict__ v, size_t n)
 {

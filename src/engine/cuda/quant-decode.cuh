@@ -21,16 +21,21 @@ static __device__ __forceinline__ float tl__h2f(uint16_t h)
   return __half2float(__ushort_as_half(h));
 }
 
-/* 4 bytes at a 2-byte aligned address. */
-static __device__ __forceinline__ int tl__ld_a2(const uint8_t *p)
+/* N words from a 2-byte aligned address: N + 1 aligned 4-byte loads and a
+ * funnel shift (no branch, so lanes of either alignment stay together). */
+template <int N>
+static __device__ __forceinline__ void tl__ld_words_a2(const uint8_t *p, int out[N])
 {
-  const uint16_t *h = (const uint16_t *)p;
-  return (int)((uint32_t)h[0] | ((uint32_t)h[1] << 16));
-}
-
-static __device__ __forceinline__ int tl__ld_a4(const uint8_t *p)
-{
-  return *(const int *)p;
+  const uint32_t *a = (const uint32_t *)((uintptr_t)p & ~(uintptr_t)3);
+  const uint32_t sh = 8u * (uint32_t)((uintptr_t)p & 3);
+  uint32_t w[N + 1];
+#pragma unroll
+  for (int i = 0; i < N; i++)
+    w[i] = a[i];
+  w[N] = sh ? a[N] : 0u; /* aligned: never read past the N words */
+#pragma unroll
+  for (int i = 0; i < N; i++)
+    out[i] = (int)__funnelshift_r(w[i], w[i + 1], sh);
 }
 
 /* 6-bit scale and min j of a K-quant super-block (GGML's get_scale_min_k4). */
@@ -53,9 +58,11 @@ struct tl__t_q4_0 {
   {
     const uint8_t *b = row + (size_t)u * BYTES;
     const float d = tl__h2f(*(const uint16_t *)b);
+    int qs[4];
+    tl__ld_words_a2<4>(b + 2, qs);
 #pragma unroll
     for (int i = 0; i < 4; i++) {
-      const int v = tl__ld_a2(b + 2 + 4 * i);
+      const int v = qs[i];
       o.q[i] = __vsub4(v & 0x0F0F0F0F, 0x08080808);
       o.q[4 + i] = __vsub4((v >> 4) & 0x0F0F0F0F, 0x08080808);
     }
@@ -72,9 +79,7 @@ struct tl__t_q8_0 {
   {
     const uint8_t *b = row + (size_t)u * BYTES;
     const float d = tl__h2f(*(const uint16_t *)b);
-#pragma unroll
-    for (int i = 0; i < 8; i++)
-      o.q[i] = tl__ld_a2(b + 2 + 4 * i);
+    tl__ld_words_a2<8>(b + 2, o.q);
     o.a0 = o.a1 = d;
     o.b = 0.0f;
   }
@@ -136,10 +141,13 @@ struct tl__t_q6_K {
     const uint8_t *ql = b + offsetof(tl__block_q6_K, ql) + 64 * h + 32 * (r & 1);
     const uint8_t *qh = b + offsetof(tl__block_q6_K, qh) + 32 * h;
     const int shl = 4 * (r >> 1), shh = 2 * r;
+    int wl[8], wh[8];
+    tl__ld_words_a2<8>(ql, wl);
+    tl__ld_words_a2<8>(qh, wh);
 #pragma unroll
     for (int i = 0; i < 8; i++) {
-      const int lo = (tl__ld_a2(ql + 4 * i) >> shl) & 0x0F0F0F0F;
-      const int hi = ((tl__ld_a2(qh + 4 * i) >> shh) & 0x03030303) << 4;
+      const int lo = (wl[i] >> shl) & 0x0F0F0F0F;
+      const int hi = ((wh[i] >> shh) & 0x03030303) << 4;
       o.q[i] = __vsub4(lo | hi, 0x20202020);
     }
     const int8_t *sc = (const int8_t *)(b + offsetof(tl__block_q6_K, scales)) + 8 * h + 2 * r;
