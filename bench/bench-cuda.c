@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef TAILOR_HAVE_CUDA
+#ifndef TAILOR_CUDA_KERNELS
 int main(void)
 {
   printf("bench-cuda: built without CUDA\n");

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef TAILOR_HAVE_CUDA
+#ifndef TAILOR_CUDA_KERNELS
 
 int main(void)
 {

@@ -5,7 +5,7 @@
  * nothing, so a decode step can be captured once as a CUDA graph and
  * replayed. Weights use GGML's block layouts (src/engine/quant-blocks.h).
  * Activations are row-major float matrices, as in backend.h.
- * Compiled only when the build has CUDA (TAILOR_HAVE_CUDA). */
+ * Compiled only when the build has CUDA (TAILOR_CUDA_KERNELS). */
 #ifndef TL_ENGINE_CUDA_KERNELS_H
 #define TL_ENGINE_CUDA_KERNELS_H
 
