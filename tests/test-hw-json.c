@@ -397,6 +397,26 @@ static void test_spec_lookup(void **state)
   assert_non_null(strstr(ids[0], "h100"));
 }
 
+/* Found by fuzz-hw-json: many distinct GPUs made the platform id longer than
+ * its buffer, and the id was written past it. The id is now cut short. */
+static void test_long_platform_id(void **state)
+{
+  (void)state;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/tests/fuzz/corpus-hw-json/regress-platform-id-overflow.json",
+           getenv("TAILOR_SOURCE_DIR") ? getenv("TAILOR_SOURCE_DIR") : ".");
+  size_t len = 0;
+  char *text = th_read_file(path, &len);
+  assert_non_null(text);
+  tl_hw *hw = calloc(1, sizeof *hw);
+  tl_error err;
+  tl_status st = tl_hw_from_json(text, len, hw, &err);
+  if (st == TL_OK)
+    assert_true(strlen(hw->platform_id) < sizeof hw->platform_id);
+  free(hw);
+  free(text);
+}
+
 int main(void)
 {
   tl_gpu_spec_count(); /* parse the table before any allocation-failure test */
@@ -410,6 +430,7 @@ int main(void)
       cmocka_unit_test(test_json_alloc_failures),
       cmocka_unit_test(test_spec_table_schema),
       cmocka_unit_test(test_spec_lookup),
+      cmocka_unit_test(test_long_platform_id),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -220,8 +220,11 @@ static void make_platform_id(tl_hw *hw)
     else
       snprintf(part, sizeof part, "%s_%s_%ldgb_x%d", tl_gpu_vendor_name(g->vendor), model, vram,
                count);
-    len += (size_t)snprintf(id + len, len < sizeof id ? sizeof id - len : 0, "%s%s", len ? "+" : "",
-                            part);
+    /* many distinct GPUs make a long id: it is cut at the buffer's end */
+    if (len + 1 < sizeof id) {
+      int w = snprintf(id + len, sizeof id - len, "%s%s", len ? "+" : "", part);
+      len = w < 0 ? len : len + (size_t)w < sizeof id ? len + (size_t)w : sizeof id - 1;
+    }
   }
   if (!hw->n_gpus) {
     const char *arch = hw->cpu.arch;
