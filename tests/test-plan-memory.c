@@ -1,6 +1,6 @@
 /* Tests of the memory model and placement: weights, KV cache and compute
  * buffers pinned to llama.cpp's own figures (tests/data/plan/
- * llamacpp-reference.json, copied from /work/shared/reference/llamacpp.md
+ * llamacpp-reference.json, copied from bench/reference-llamacpp.md
  * with the source line of each), KV bytes derived by hand for dense GQA,
  * sliding-window (gemma3) and MLA + MoE (deepseek) architectures, and the
  * placement modes: full GPU, partial offload, MoE expert offload, several

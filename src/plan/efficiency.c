@@ -1,7 +1,7 @@
 /* The one table of efficiency constants of the speed model, each with where
  * its value came from, and the calibration file that overrides them
  * (tailor bench writes one; `--calibration FILE` reads it). The reference
- * figures are /work/shared/reference/llamacpp.md (llama.cpp 34af94cd9ab2,
+ * figures are bench/reference-llamacpp.md (llama.cpp 34af94cd9ab2,
  * copied with their arithmetic into tests/data/plan/llamacpp-reference.json). */
 #include <errno.h>
 #include <stddef.h>

@@ -122,7 +122,7 @@ const tl__runtime tl__runtime_llamacpp = {
     .gpu_overhead = tl__gpu_context_bytes,
     /* Program, libraries and vocabulary outside the model buffers: peak RSS
      * of llama-completion on the 1B Q8_0 model exceeded weights + KV by 47 MiB,
-     * compute-buffer pages touched included (/work/shared/reference/
+     * compute-buffer pages touched included (bench/reference-
      * llamacpp.md: 1363 - 1252 - 64); 32 MiB of it taken as fixed. */
     .host_overhead = 32 * TL__MIB,
     .embd_on_host = true,
