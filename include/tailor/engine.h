@@ -72,7 +72,16 @@ typedef struct tl_engine_params {
   uint32_t n_seq_max;
   uint32_t kv_block_size; /* tokens per KV block; 0: 16 */
   uint32_t kv_blocks;     /* blocks in the cache; 0: n_seq_max * ceil(n_ctx / kv_block_size) */
+  /* In-situ quantization: F32, F16 and BF16 projection weights are
+   * quantized to isq (Q8_0, Q6_K, Q5_K, Q4_K, Q4_0) while loading; F32 (the
+   * default) leaves weights as stored. isq_progress, when set, is called
+   * after each tensor with bytes done and total (source bytes). */
+  tl_qtype isq;
+  void (*isq_progress)(uint64_t done, uint64_t total, void *ud);
+  void *isq_ud;
 } tl_engine_params;
+
+typedef void (*tl_engine_isq_progress)(uint64_t done, uint64_t total, void *ud);
 
 /* Defaults: every size 0 (chosen at load), KV cache F16, llama.cpp sampling. */
 void tl_engine_params_init(tl_engine_params *p);

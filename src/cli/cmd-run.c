@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "setting-options.h"
@@ -497,6 +498,19 @@ static void report(run *r)
   }
 }
 
+/* In-situ quantization progress on a terminal. */
+static void isq_progress(uint64_t done, uint64_t total, void *ud)
+{
+  (void)ud;
+  if (!isatty(2) || !total)
+    return;
+  int pct = (int)(100.0 * (double)done / (double)total);
+  fprintf(stderr, "\risq: %3d%% [%-40.*s]", pct, pct * 40 / 100,
+          "########################################");
+  if (done >= total)
+    fputc('\n', stderr);
+}
+
 /* Resolves the settings as `tailor config` does (this machine, the workload
  * preset, --config, TAILOR_*, flags) and turns them into engine parameters. */
 static int resolve(run_opts *o, tl_config **cfg, tl_model_desc **model, tl_hw *hw)
@@ -524,6 +538,7 @@ static int resolve(run_opts *o, tl_config **cfg, tl_model_desc **model, tl_hw *h
   int64_t v;
   double d;
   tl_engine_params *ep = &o->ep;
+  ep->isq_progress = isq_progress;
   if (tl_config_int(c, TL_SET_CTX_SIZE, &v))
     ep->n_ctx = (uint32_t)v;
   if (tl_config_int(c, TL_SET_THREADS, &v))
@@ -546,13 +561,19 @@ static int resolve(run_opts *o, tl_config **cfg, tl_model_desc **model, tl_hw *h
     sp->repeat_penalty = (float)d;
   const char *isq = tl_config_value(c, TL_SET_ISQ);
   if (strcmp(isq, "none")) {
-    if (tl_config_source(c, TL_SET_ISQ) >= TL_SETSRC_CONFIG_FILE)
-      return tl_cli_fail("run", "isq %s (%s): this engine loads weights as stored; quantize the "
-                         "file with 'tailor convert --type' instead", isq,
-                         tl_config_source_key(c, TL_SET_ISQ));
+    static const struct {
+      const char *name;
+      tl_qtype t;
+    } isqs[] = {{"q8_0", TL_QTYPE_Q8_0}, {"q6_k", TL_QTYPE_Q6_K}, {"q5_k", TL_QTYPE_Q5_K},
+                {"q4_k", TL_QTYPE_Q4_K}, {"q4_0", TL_QTYPE_Q4_0}};
+    for (size_t k = 0; k < sizeof isqs / sizeof isqs[0]; k++)
+      if (!strcmp(isq, isqs[k].name))
+        ep->isq = isqs[k].t;
     if (!o->json)
-      fprintf(stderr, "note: isq %s recommended (%s) is not applied: this engine loads weights "
-                      "as stored\n", isq, tl_setting_source_name(tl_config_source(c, TL_SET_ISQ)));
+      fprintf(stderr, "isq: quantizing unquantized weights to %s while loading (%s%s%s)\n", isq,
+              tl_setting_source_name(tl_config_source(c, TL_SET_ISQ)),
+              tl_config_source_key(c, TL_SET_ISQ)[0] ? ": " : "",
+              tl_config_source_key(c, TL_SET_ISQ));
   }
   if (o->explain) {
     char *text = NULL;

@@ -180,6 +180,22 @@ void tl__llama_forward(const tl__model *m, tl__backend *b, tl__state *st, tl__kv
 
 /* ---- the engine ---- */
 
+/* ---- in-situ quantization (isq.c) ---- */
+
+typedef struct tl__isq {
+  void **bufs;          /* the quantized copies */
+  size_t n, cap;
+  size_t n_tensors;
+  uint64_t bytes;       /* bytes of the quantized copies */
+  uint64_t src_bytes;   /* bytes of the mapped sources they replace (released) */
+} tl__isq;
+
+/* Quantizes the unquantized projection weights of m to type (Q8_0, Q6_K,
+ * Q5_K, Q4_K, Q4_0) with n_threads threads, replacing their views. */
+tl_status tl__isq_apply(tl__model *m, tl_qtype type, uint32_t n_threads, bool file_backed,
+                        tl_engine_isq_progress progress, void *ud, tl__isq *out, tl_error *err);
+void tl__isq_free(tl__isq *q);
+
 struct tl_engine {
   tl_engine_params prm;
   tl_gguf *gguf;
@@ -193,6 +209,7 @@ struct tl_engine {
   bool logits_all_rows; /* logits[i] is token i of the last eval */
   uint32_t n_past;
   struct tl__paged *paged; /* several sequences in KV blocks (batch.c), or NULL */
+  tl__isq isq;             /* in-situ quantized weights */
 };
 
 /* ---- several sequences (batch.c, kv-paged.c) ---- */

@@ -18,6 +18,7 @@ void tl_engine_params_init(tl_engine_params *p)
 {
   memset(p, 0, sizeof *p);
   p->kv_type = TL_QTYPE_F16;
+  p->isq = TL_QTYPE_F32;
   tl_sampler_params_init(&p->sampling);
 }
 
@@ -116,6 +117,10 @@ tl_status tl_engine_load(const char *path, const tl_engine_params *p, tl_engine 
       (st = resolve_params(&e->prm, &e->model.hp, e->model.tensor_bytes, err)) ||
       (st = tl__rope_init(&e->rope, &e->model.hp, e->model.rope_freqs, err)))
     goto fail;
+  if (e->prm.isq != TL_QTYPE_F32 &&
+      (st = tl__isq_apply(&e->model, e->prm.isq, e->prm.n_threads, !is_dir, e->prm.isq_progress,
+                          e->prm.isq_ud, &e->isq, err)))
+    goto fail;
   const tl_hparams *hp = &e->model.hp;
   tl__attn_shape shape = {hp->n_head, hp->n_head_kv, hp->head_dim_k, hp->head_dim_v, 0, 0};
   size_t mm = matmul_scratch(&e->model, e->prm.n_ubatch);
@@ -156,6 +161,7 @@ void tl_engine_free(tl_engine *e)
   tl__kv_deinit(&e->kv);
   tl__rope_deinit(&e->rope);
   tl__model_unload(&e->model);
+  tl__isq_free(&e->isq);
   tl_gguf_close(e->gguf);
   tl__free(e);
 }
@@ -168,7 +174,8 @@ void tl_engine_memory(const tl_engine *e, tl_engine_mem *out)
 {
   const tl_hparams *hp = &e->model.hp;
   memset(out, 0, sizeof *out);
-  out->weights = e->model.tensor_bytes;
+  /* mapped tensors, less those replaced (and released) by quantized copies */
+  out->weights = e->model.tensor_bytes - e->isq.src_bytes + e->isq.bytes;
   out->kv_cache = e->kv.bytes;
   out->compute = e->be->bytes_alloc + (uint64_t)e->st.n_ubatch * sizeof(int32_t);
   if (hp->n_expert > 0) /* the routing in host memory: sel, sel_w, rows, rows_w */
