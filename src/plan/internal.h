@@ -70,6 +70,11 @@ typedef enum tl__buf_role {
  * the llama.cpp-like runtimes here use the same figure. Unified-memory GPUs
  * (Metal) are charged nothing: their runtime lives in the host's share. */
 uint64_t tl__gpu_context_bytes(const tl_gpu *g);
+/* The defaults llama.cpp-like runtimes share: context min(training context,
+ * 4096), one sequence, micro-batch 512 (at most the batch), and the runtime's
+ * own batch size and flash-attention default for 0 / -1 fields. */
+void tl__settings_defaults(tl_plan_settings *s, const tl_model_desc *m, uint32_t n_batch,
+                           int flash_attn);
 
 /* Runtime hooks. */
 typedef struct tl__runtime {

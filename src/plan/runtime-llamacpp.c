@@ -13,18 +13,7 @@ static uint32_t pad_up(uint64_t n, uint32_t pad) { return (uint32_t)((n + pad - 
 static void resolve(tl_plan_settings *s, const tl_model_desc *m, const tl_hw *hw)
 {
   (void)hw;
-  if (s->n_ctx == 0)
-    s->n_ctx = m->hp.n_ctx_train && m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096;
-  if (s->n_parallel == 0)
-    s->n_parallel = 1;
-  if (s->n_batch == 0)
-    s->n_batch = 2048;
-  if (s->n_ubatch == 0)
-    s->n_ubatch = 512;
-  if (s->n_ubatch > s->n_batch)
-    s->n_ubatch = s->n_batch;
-  if (s->flash_attn < 0)
-    s->flash_attn = 1;
+  tl__settings_defaults(s, m, 2048, 1);
 }
 
 /* Cells per sequence are padded to 256 (n_ctx is padded when the context is
@@ -105,6 +94,23 @@ static uint64_t compute_bytes(const tl__pmodel *pm, const tl_plan_settings *s, t
    * weight to the GPU to multiply a large batch there; the buffer holds the
    * largest such tensor. */
   return tl__llamacpp_graph_bytes(pm, s, role) + staged;
+}
+
+void tl__settings_defaults(tl_plan_settings *s, const tl_model_desc *m, uint32_t n_batch,
+                           int flash_attn)
+{
+  if (s->n_ctx == 0)
+    s->n_ctx = m->hp.n_ctx_train && m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096;
+  if (s->n_parallel == 0)
+    s->n_parallel = 1;
+  if (s->n_batch == 0)
+    s->n_batch = n_batch;
+  if (s->n_ubatch == 0)
+    s->n_ubatch = 512;
+  if (s->n_ubatch > s->n_batch)
+    s->n_ubatch = s->n_batch;
+  if (s->flash_attn < 0)
+    s->flash_attn = flash_attn;
 }
 
 uint64_t tl__gpu_context_bytes(const tl_gpu *g)

@@ -9,18 +9,7 @@
 static void resolve(tl_plan_settings *s, const tl_model_desc *m, const tl_hw *hw)
 {
   (void)hw;
-  if (s->n_ctx == 0)
-    s->n_ctx = m->hp.n_ctx_train && m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096;
-  if (s->n_parallel == 0)
-    s->n_parallel = 1;
-  if (s->n_batch == 0)
-    s->n_batch = 512;
-  if (s->n_ubatch == 0)
-    s->n_ubatch = 512;
-  if (s->n_ubatch > s->n_batch)
-    s->n_ubatch = s->n_batch;
-  if (s->flash_attn < 0)
-    s->flash_attn = 0;
+  tl__settings_defaults(s, m, 512, 0);
 }
 
 static uint64_t kv_cells(const tl_plan_settings *s, const tl_kv_layer *l)

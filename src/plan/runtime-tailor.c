@@ -27,18 +27,7 @@
 
 static void resolve(tl_plan_settings *s, const tl_model_desc *m, const tl_hw *hw)
 {
-  if (s->n_ctx == 0)
-    s->n_ctx = m->hp.n_ctx_train && m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096;
-  if (s->n_parallel == 0)
-    s->n_parallel = 1;
-  if (s->n_batch == 0)
-    s->n_batch = 2048;
-  if (s->n_ubatch == 0)
-    s->n_ubatch = 512;
-  if (s->n_ubatch > s->n_batch)
-    s->n_ubatch = s->n_batch;
-  if (s->flash_attn < 0)
-    s->flash_attn = 1;
+  tl__settings_defaults(s, m, 2048, 1);
   if (s->n_threads == 0) {
     /* as the resolver and the engine choose them (docs/config.md, threads) */
     uint32_t perf = !hw ? 1 : hw->cpu.perf_cores ? hw->cpu.perf_cores : hw->cpu.cores;
